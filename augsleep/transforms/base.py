@@ -1,0 +1,155 @@
+"""Base class of the differentiable EEG transforms.
+
+Every transform ``T(x; mu)`` has one learnable magnitude ``mu`` in [0, 1] that maps
+linearly onto a physical range ``[0, max_value]`` (``mu = 0`` is the identity). A
+forward pass is split in two steps so that tests and users can look at the random
+part on its own:
+
+1. :meth:`DifferentiableTransform.sample_parameters` draws the per-example physical
+   parameters (a shift in Hz, an angle in degrees, a relaxed Bernoulli gate...) as a
+   differentiable function of ``mu`` and of noise drawn from a ``torch.Generator``;
+2. :meth:`DifferentiableTransform.apply` applies them to the batch.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from augsleep._validation import check_eeg_batch
+
+
+class DifferentiableTransform(nn.Module):
+    """A differentiable EEG augmentation with a learnable magnitude.
+
+    Parameters
+    ----------
+    magnitude : float
+        Initial magnitude ``mu`` in [0, 1]. ``0`` is the identity.
+    max_value : float
+        Physical value that ``mu = 1`` maps to (in :attr:`unit`).
+
+    Notes
+    -----
+    The magnitude is stored as an unconstrained parameter ``_magnitude`` and read
+    through :attr:`magnitude`, which clamps it to [0, 1] with a straight-through
+    gradient: a value pushed past a bound by one optimiser step still receives the
+    gradient that brings it back, instead of being stuck where ``clamp`` has zero
+    gradient. Training loops also project it back with :meth:`clamp_magnitude_`.
+    """
+
+    #: Name in :data:`augsleep.transforms.TRANSFORMS` (e.g. ``"frequency_shift"``).
+    name: ClassVar[str] = ""
+    #: Unit of :attr:`max_value` and of :meth:`physical_magnitude`.
+    unit: ClassVar[str] = ""
+    #: Default physical range (the paper's Table A.4).
+    default_max_value: ClassVar[float] = 1.0
+    #: Context the constructor needs, among ``"sfreq"``, ``"ch_names"`` and
+    #: ``"positions"``; :func:`augsleep.transforms.make_transform` passes them.
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: True when the gradient with respect to ``mu`` is a straight-through
+    #: estimate (biased by design), not the derivative of the forward pass.
+    straight_through: ClassVar[bool] = False
+
+    def __init__(self, magnitude: float = 0.0, max_value: float | None = None):
+        super().__init__()
+        magnitude = float(magnitude)
+        if not 0.0 <= magnitude <= 1.0:
+            raise ValueError(
+                f"{type(self).__name__}: magnitude must lie in [0, 1], got {magnitude}."
+            )
+        if max_value is None:
+            max_value = self.default_max_value
+        if not max_value > 0:
+            raise ValueError(
+                f"{type(self).__name__}: max_value must be positive, got {max_value}."
+            )
+        self.max_value = float(max_value)
+        self._magnitude = nn.Parameter(torch.tensor(magnitude))
+
+    @property
+    def magnitude(self) -> Tensor:
+        """Magnitude ``mu`` in [0, 1], a 0-d tensor that carries gradients."""
+        raw = self._magnitude
+        return raw + (raw.clamp(0.0, 1.0) - raw).detach()
+
+    def physical_magnitude(self) -> float:
+        """Physical value of the current magnitude, ``mu * max_value``."""
+        return float(self.magnitude.detach()) * self.max_value
+
+    @torch.no_grad()
+    def clamp_magnitude_(self) -> None:
+        """Project the stored magnitude back onto [0, 1] (after an optimiser step)."""
+        self._magnitude.clamp_(0.0, 1.0)
+
+    def sample_parameters(self, X: Tensor, generator: torch.Generator | None = None):
+        """Draw the physical parameters of the transform for each example.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch the parameters are drawn for.
+        generator : torch.Generator | None
+            Source of every random draw; ``None`` uses torch's global generator.
+
+        Returns
+        -------
+        params : Tensor
+            Physical parameters, differentiable with respect to ``mu``. Their
+            first dimension is ``n_windows``.
+        """
+        raise NotImplementedError
+
+    def parameter_bounds(self) -> tuple[float, float]:
+        """Bounds that every value drawn by :meth:`sample_parameters` respects.
+
+        Returns
+        -------
+        low, high : float
+            Bounds at the current magnitude (e.g. ``(-mu * 5, mu * 5)`` Hz for a
+            frequency shift, ``(0, 1)`` for relaxed Bernoulli gates).
+        """
+        raise NotImplementedError
+
+    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+        """Apply the transform with given parameters.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        params : Tensor
+            Output of :meth:`sample_parameters` for ``X``.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+            Transformed batch, same dtype and device as ``X``.
+        """
+        raise NotImplementedError
+
+    def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Transform a batch: draw parameters, then apply them.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch of EEG windows.
+        generator : torch.Generator | None
+            Source of every random draw; ``None`` uses torch's global generator.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+            Transformed batch.
+        """
+        check_eeg_batch(X, name="X", check_finite=False)
+        return self.apply(X, self.sample_parameters(X, generator))
+
+    def extra_repr(self) -> str:
+        return (
+            f"magnitude={float(self.magnitude.detach()):.3g}, "
+            f"max_value={self.max_value:g} {self.unit}".rstrip()
+        )
