@@ -69,3 +69,70 @@ def make_sinusoids(
     X = amplitude * np.sin(2 * np.pi * f[:, None] * t[None, :] + phase[:, None])
     X += noise_std * rng.standard_normal(X.shape)
     return X[:, None, :].astype(np.float32), y
+
+
+def load_sinusoids(
+    n_windows: int = 400,
+    n_recordings: int = 1,
+    random_state: int | np.random.RandomState | None = None,
+    **kwargs,
+):
+    """Noisy sinusoids as a braindecode windows dataset, like the other loaders.
+
+    Parameters
+    ----------
+    n_windows : int
+        Total number of windows, drawn by :func:`make_sinusoids`.
+    n_recordings : int
+        Number of pseudo-recordings (subjects ``0 .. n_recordings - 1``), so that
+        subject-wise splitters apply; windows are dealt out in turn.
+    random_state : int | RandomState | None
+        Seed of every draw.
+    **kwargs
+        Other arguments of :func:`make_sinusoids` (``freqs``, ``delta_f``,
+        ``duration``, ``sfreq``, ...).
+
+    Returns
+    -------
+    dataset : braindecode.datasets.BaseConcatDataset
+        ``n_recordings`` ``EEGWindowsDataset``; windows of shape
+        (1, duration * sfreq), targets = class index; description fields
+        ``study`` ("sinusoids"), ``subject``, ``recording``. The
+        ``loading_report`` attribute is a ``LoadingReport``.
+    """
+    import mne
+
+    from ._report import LoadingReport, RecordingReport
+    from .windows import concat_windows, windows_from_raw
+
+    if not 1 <= n_recordings <= n_windows:
+        raise ValueError(
+            f"n_recordings must be in [1, n_windows={n_windows}], got {n_recordings}."
+        )
+    X, y = make_sinusoids(n_windows, random_state=random_state, **kwargs)
+    freqs = kwargs.get("freqs", SINUSOID_FREQS)
+    sfreq = kwargs.get("sfreq", 100.0)
+    names = [f"{f:g} Hz" for f in freqs]
+    mapping = {name: k for k, name in enumerate(names)}
+    report = LoadingReport()
+    datasets = []
+    for rec in range(n_recordings):
+        Xr, yr = X[rec::n_recordings], y[rec::n_recordings]
+        n_times = Xr.shape[-1]
+        data = Xr.transpose(1, 0, 2).reshape(1, -1).astype(np.float64)
+        raw = mne.io.RawArray(
+            data, mne.create_info(["sinusoid"], sfreq, "misc"), verbose="error"
+        )
+        source = f"sinusoids (recording {rec})"
+        datasets.append(
+            windows_from_raw(
+                raw,
+                np.arange(len(yr)) * n_times / sfreq,
+                [names[k] for k in yr],
+                {"study": "sinusoids", "subject": rec, "recording": 1},
+                window_s=n_times / sfreq,
+                mapping=mapping,
+            )
+        )
+        report.add(RecordingReport(source=source, n_windows=len(yr)))
+    return concat_windows(datasets, report)

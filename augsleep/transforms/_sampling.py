@@ -35,7 +35,7 @@ def relaxed_bernoulli(
     temperature: float,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Binary-concrete (Gumbel-sigmoid) gates in [0, 1] with mean close to ``probability``.
+    """Draw binary-concrete (Gumbel-sigmoid) gates in [0, 1] of mean ~ ``probability``.
 
     ``sigmoid((logit(p) + logit(u)) / temperature)`` with ``u ~ U(0, 1)`` is the
     reparametrised relaxed Bernoulli (Maddison et al., 2017): it tends to a hard

@@ -148,7 +148,7 @@ class DifferentiableTransform(nn.Module):
         check_eeg_batch(X, name="X", check_finite=False)
         return self.apply(X, self.sample_parameters(X, generator))
 
-    def extra_repr(self) -> str:
+    def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
         return (
             f"magnitude={float(self.magnitude.detach()):.3g}, "
             f"max_value={self.max_value:g} {self.unit}".rstrip()

@@ -1,0 +1,343 @@
+"""Augmentation layers: softmax-weighted mixtures of differentiable transforms.
+
+An :class:`AugLayer` stands for ``sum_q w_q T_q(x; mu_q)`` (the paper's Eq. 2) and an
+:class:`AugmentationModule` stacks layers, so that each layer can pick a different
+invariance (invariance is stable under composition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from augsleep._validation import check_eeg_batch
+from augsleep.transforms import DifferentiableTransform, make_transform
+
+#: Time-frequency layer of the paper's sleep experiment (Table A.4, without sensors).
+TIME_FREQUENCY_TRANSFORMS = (
+    "time_reverse",
+    "gaussian_noise",
+    "smooth_time_mask",
+    "ft_surrogate",
+    "frequency_shift",
+    "bandstop_filter",
+)
+#: Sensor layer of the paper's sleep experiment.
+SENSOR_TRANSFORMS = (
+    "sign_flip",
+    "channels_symmetry",
+    "channels_shuffle",
+    "channels_dropout",
+    "sensors_rotation_x",
+    "sensors_rotation_y",
+    "sensors_rotation_z",
+)
+#: Layer of the sinusoid experiment (paper's Section 4.2).
+SINUSOID_TRANSFORMS = ("frequency_shift", "ft_surrogate", "gaussian_noise")
+
+
+class AugLayer(nn.Module):
+    """Softmax-weighted mixture of differentiable transforms.
+
+    Parameters
+    ----------
+    transforms : sequence of DifferentiableTransform
+        The ``Q`` candidate transforms.
+    temperature : float
+        Softmax temperature: ``w = softmax(w_raw / temperature)``. Small values make
+        the weights react faster to gradients (the paper used 0.01 on sinusoids).
+    initial_weights : sequence of float | None
+        Initial probabilities ``w`` (positive, summing to 1). ``None`` is uniform.
+
+    Notes
+    -----
+    In training mode the layer returns the weighted sum ``sum_q w_q T_q(x; mu_q)``
+    over the whole batch, so that every weight and magnitude receives a gradient
+    at every step (the paper's Eq. 2). In evaluation mode each example instead
+    draws one transform ``q ~ Categorical(w)`` and gets ``T_q(x; mu_q)``: a weighted
+    sum of transformed signals is not itself a plausible signal, while draws from
+    the mixture are, and the ``C`` copies that :class:`augsleep.models.AugNet`
+    averages then estimate the expectation ``E_q[f(T_q x)]`` the layer stands for.
+    Each transform runs only on the examples that drew it, so evaluation costs one
+    transform pass per layer instead of ``Q``.
+    """
+
+    def __init__(
+        self,
+        transforms: Sequence[DifferentiableTransform],
+        temperature: float = 1.0,
+        initial_weights: Sequence[float] | None = None,
+    ):
+        super().__init__()
+        if len(transforms) == 0:
+            raise ValueError("transforms must contain at least one transform.")
+        for t in transforms:
+            if not isinstance(t, DifferentiableTransform):
+                raise TypeError(
+                    "transforms must be DifferentiableTransform instances, got "
+                    f"{type(t).__name__}."
+                )
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}.")
+        self.transforms = nn.ModuleList(transforms)
+        self.temperature = float(temperature)
+        if initial_weights is None:
+            raw = torch.zeros(len(transforms))
+        else:
+            w = np.asarray(initial_weights, dtype=float)
+            if w.shape != (len(transforms),) or (w <= 0).any():
+                raise ValueError(
+                    f"initial_weights must be {len(transforms)} positive numbers, "
+                    f"got {initial_weights}."
+                )
+            raw = torch.as_tensor(np.log(w / w.sum()) * temperature, dtype=torch.float)
+        self._weights = nn.Parameter(raw)
+
+    @property
+    def weights(self) -> Tensor:
+        """Probabilities ``w`` of the transforms, shape (n_transforms,)."""
+        return torch.softmax(self._weights / self.temperature, dim=0)
+
+    @property
+    def magnitudes(self) -> Tensor:
+        """Magnitudes ``mu`` in [0, 1], shape (n_transforms,)."""
+        return torch.stack([t.magnitude for t in self.transforms])
+
+    @property
+    def names(self) -> list[str]:
+        """Registry names of the transforms."""
+        return [t.name for t in self.transforms]
+
+    @torch.no_grad()
+    def clamp_magnitudes_(self) -> None:
+        """Project every magnitude back onto [0, 1]."""
+        for t in self.transforms:
+            t.clamp_magnitude_()
+
+    def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Augment a batch.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch of EEG windows.
+        generator : torch.Generator | None
+            Source of every random draw; ``None`` uses torch's global generator.
+
+        Returns
+        -------
+        X_aug : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        weights = self.weights.to(X.dtype)
+        if self.training:
+            out = torch.zeros_like(X)
+            for w, transform in zip(weights, self.transforms, strict=True):
+                out = out + w * transform(X, generator)
+            return out
+        device = generator.device if generator is not None else X.device
+        choice = torch.multinomial(
+            weights.detach().to(device), len(X), replacement=True, generator=generator
+        ).to(X.device)
+        out = torch.empty_like(X)
+        for q, transform in enumerate(self.transforms):
+            idx = torch.nonzero(choice == q).squeeze(1)
+            if idx.numel():
+                out[idx] = transform(X[idx], generator)
+        return out
+
+    def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
+        return f"temperature={self.temperature:g}"
+
+
+class AugmentationModule(nn.Module):
+    """Stack of augmentation layers applied one after the other.
+
+    Parameters
+    ----------
+    layers : sequence of AugLayer
+        The layers, in the order they are applied.
+    """
+
+    def __init__(self, layers: Sequence[AugLayer]):
+        super().__init__()
+        if len(layers) == 0:
+            raise ValueError("layers must contain at least one AugLayer.")
+        self.layers = nn.ModuleList(layers)
+
+    @classmethod
+    def from_names(
+        cls,
+        layers: Sequence[Sequence[str]],
+        *,
+        sfreq: float | None = None,
+        ch_names: Sequence[str] | None = None,
+        positions=None,
+        magnitude: float = 0.0,
+        temperature: float = 1.0,
+        transform_params: dict[str, dict] | None = None,
+    ) -> AugmentationModule:
+        """Build a module from lists of transform names, one list per layer.
+
+        Parameters
+        ----------
+        layers : sequence of sequence of str
+            Registry names (see :data:`augsleep.transforms.TRANSFORMS`) per layer.
+        sfreq : float | None
+            Sampling frequency in Hz (frequency transforms need it).
+        ch_names : sequence of str | None
+            Channel names (channels symmetry needs them).
+        positions : array-like, shape (n_channels, 3) | None
+            Sensor positions (rotations need them).
+        magnitude : float
+            Initial magnitude of every transform, in [0, 1].
+        temperature : float
+            Softmax temperature of every layer.
+        transform_params : dict | None
+            Extra constructor parameters by transform name, e.g.
+            ``{"frequency_shift": {"max_value": 2.0}}``.
+
+        Returns
+        -------
+        module : AugmentationModule
+        """
+        transform_params = transform_params or {}
+        built = []
+        for names in layers:
+            if isinstance(names, str):
+                raise TypeError(
+                    "layers must be a list of lists of names, e.g. "
+                    f"[[{names!r}]], got a string."
+                )
+            transforms = [
+                make_transform(
+                    name,
+                    magnitude,
+                    sfreq=sfreq,
+                    ch_names=None if ch_names is None else list(ch_names),
+                    positions=positions,
+                    **transform_params.get(name, {}),
+                )
+                for name in names
+            ]
+            built.append(AugLayer(transforms, temperature=temperature))
+        return cls(built)
+
+    @property
+    def weights(self) -> Tensor:
+        """Weights of all layers, concatenated, shape (n_transforms_total,)."""
+        return torch.cat([layer.weights for layer in self.layers])
+
+    @property
+    def magnitudes(self) -> Tensor:
+        """Magnitudes of all layers, concatenated, shape (n_transforms_total,)."""
+        return torch.cat([layer.magnitudes for layer in self.layers])
+
+    @torch.no_grad()
+    def clamp_magnitudes_(self) -> None:
+        """Project every magnitude back onto [0, 1] (call after optimiser steps)."""
+        for layer in self.layers:
+            layer.clamp_magnitudes_()
+
+    def summary(self) -> pd.DataFrame:
+        """Learned weights and magnitudes, one row per transform.
+
+        Returns
+        -------
+        summary : DataFrame
+            Columns ``layer``, ``transform``, ``weight``, ``magnitude``,
+            ``physical_value`` (``magnitude * max_value``) and ``unit``.
+        """
+        rows = []
+        for i, layer in enumerate(self.layers):
+            weights = layer.weights.detach().cpu().numpy()
+            for w, t in zip(weights, layer.transforms, strict=True):
+                rows.append(
+                    {
+                        "layer": i,
+                        "transform": t.name,
+                        "weight": float(w),
+                        "magnitude": float(t.magnitude.detach()),
+                        "physical_value": t.physical_magnitude(),
+                        "unit": t.unit,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Augment a batch through every layer.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch of EEG windows.
+        generator : torch.Generator | None
+            Source of every random draw.
+
+        Returns
+        -------
+        X_aug : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        check_eeg_batch(X, name="X", check_finite=False)
+        for layer in self.layers:
+            X = layer(X, generator)
+        return X
+
+
+def make_sleep_augmentation(
+    sfreq: float,
+    ch_names: Sequence[str] | None = None,
+    positions=None,
+    *,
+    sensor_layer: bool = True,
+    n_time_frequency_layers: int = 2,
+    magnitude: float = 0.0,
+    temperature: float = 1.0,
+    transform_params: dict[str, dict] | None = None,
+) -> AugmentationModule:
+    """Build the paper's sleep-staging augmentation module.
+
+    Two time-frequency layers (time reverse, Gaussian noise, smooth time mask,
+    FT surrogate, frequency shift, bandstop filter) and one sensor layer (sign
+    flip, channels symmetry, channels shuffle, channels dropout, rotations about
+    x, y and z), with the ranges of the paper's Table A.4.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling frequency in Hz.
+    ch_names : sequence of str | None
+        Channel names (for channels symmetry).
+    positions : array-like, shape (n_channels, 3) | None
+        Sensor positions (for the rotations).
+    sensor_layer : bool
+        Whether to add the sensor layer; it needs several channels, ``ch_names``
+        and ``positions``.
+    n_time_frequency_layers : int
+        Number of time-frequency layers.
+    magnitude : float
+        Initial magnitude of every transform.
+    temperature : float
+        Softmax temperature of every layer.
+    transform_params : dict | None
+        Extra constructor parameters by transform name.
+
+    Returns
+    -------
+    module : AugmentationModule
+    """
+    layers = [list(TIME_FREQUENCY_TRANSFORMS)] * n_time_frequency_layers
+    if sensor_layer:
+        layers = layers + [list(SENSOR_TRANSFORMS)]
+    return AugmentationModule.from_names(
+        layers,
+        sfreq=sfreq,
+        ch_names=ch_names,
+        positions=positions,
+        magnitude=magnitude,
+        temperature=temperature,
+        transform_params=transform_params,
+    )

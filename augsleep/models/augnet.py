@@ -1,0 +1,134 @@
+"""AugNet: augment C copies, forward them through a trunk, average the predictions."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import torch
+from torch import Tensor, nn
+
+from augsleep._validation import check_eeg_batch
+from augsleep.layers import AugmentationModule
+
+
+def _check_n_copies(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+class AugNet(nn.Module):
+    """Augmentation module -> trunk -> average of the predictions of C copies.
+
+    Parameters
+    ----------
+    trunk : nn.Module
+        Network mapping (n_windows, n_channels, n_times) to logits
+        (n_windows, n_classes), e.g. braindecode's ``SleepStagerChambon2018``.
+    augmentation : AugmentationModule | None
+        Learnable augmentation; ``None`` gives the trunk alone (no augmentation,
+        one copy), trained and evaluated through the same code.
+    n_copies_train : int
+        Number of augmented copies C in training mode (the paper uses 1).
+    n_copies_eval : int
+        Number of copies C in evaluation mode (the paper uses 20 on sleep data).
+    max_windows_per_forward : int | None
+        If set, the C copies go through the trunk in chunks of whole copies
+        holding at most this many windows (at least one copy per chunk), which
+        bounds activation memory at inference for large C. It averages the same
+        copies, but the random draws come in another order, so the output is
+        another sample of the same estimate; it saves no memory when gradients are
+        needed.
+
+    Notes
+    -----
+    The output is the **log of the averaged probabilities**,
+    ``log(1/C sum_c softmax(f(g_c x)))``, computed stably with ``logsumexp``. The
+    paper's averaged model is ``1/C sum_c f(g_c x)`` with ``f`` giving class
+    probabilities: averaging probabilities gives the predictive distribution of the
+    mixture over transformations (it sums to 1 and an overconfident copy cannot
+    dominate), whereas averaging log-probabilities would be a geometric mean that
+    must be renormalised. Returning log-probabilities lets the output go straight
+    into ``nn.NLLLoss``; with one copy it equals ``log_softmax(f(g x))``, so the
+    loss is the usual cross-entropy. ``softmax`` of the output gives back the
+    averaged probabilities, so the output also serves as pre-softmax activations
+    (e.g. for :func:`augsleep.invariance.invariance_score`).
+    """
+
+    def __init__(
+        self,
+        trunk: nn.Module,
+        augmentation: AugmentationModule | None,
+        n_copies_train: int = 1,
+        n_copies_eval: int = 20,
+        max_windows_per_forward: int | None = None,
+    ):
+        super().__init__()
+        if augmentation is not None and not isinstance(
+            augmentation, AugmentationModule
+        ):
+            raise TypeError(
+                "augmentation must be an AugmentationModule or None, got "
+                f"{type(augmentation).__name__}."
+            )
+        self.trunk = trunk
+        self.augmentation = augmentation
+        self.n_copies_train = _check_n_copies(n_copies_train, "n_copies_train")
+        self.n_copies_eval = _check_n_copies(n_copies_eval, "n_copies_eval")
+        if max_windows_per_forward is not None:
+            _check_n_copies(max_windows_per_forward, "max_windows_per_forward")
+        self.max_windows_per_forward = max_windows_per_forward
+
+    def forward(
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        n_copies: int | None = None,
+    ) -> Tensor:
+        """Predict log-probabilities averaged over C augmented copies.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch of EEG windows (finite values).
+        generator : torch.Generator | None
+            Source of every augmentation draw; ``None`` uses torch's global one.
+        n_copies : int | None
+            Number of copies; defaults to ``n_copies_train`` in training mode and
+            ``n_copies_eval`` in evaluation mode.
+
+        Returns
+        -------
+        log_proba : Tensor, shape (n_windows, n_classes)
+            ``log`` of the probabilities averaged over the copies.
+        """
+        check_eeg_batch(X, name="X")
+        if self.augmentation is None:
+            return torch.log_softmax(self.trunk(X), dim=-1)
+        if n_copies is None:
+            n_copies = self.n_copies_train if self.training else self.n_copies_eval
+        n_copies = _check_n_copies(n_copies, "n_copies")
+
+        n_windows = len(X)
+        # Whole copies go through the trunk together: copy c of a chunk occupies
+        # rows c * n_windows ... (c + 1) * n_windows - 1.
+        per_chunk = n_copies
+        if self.max_windows_per_forward is not None:
+            per_chunk = max(1, min(n_copies, self.max_windows_per_forward // n_windows))
+        log_sum = None
+        for first in range(0, n_copies, per_chunk):
+            k = min(per_chunk, n_copies - first)
+            augmented = self.augmentation(X.repeat(k, 1, 1), generator)
+            log_p = torch.log_softmax(self.trunk(augmented), dim=-1)
+            chunk_sum = torch.logsumexp(log_p.view(k, n_windows, -1), dim=0)
+            log_sum = (
+                chunk_sum if log_sum is None else torch.logaddexp(log_sum, chunk_sum)
+            )
+        return log_sum - math.log(n_copies)
+
+    @torch.no_grad()
+    def clamp_magnitudes_(self) -> None:
+        """Project the augmentation magnitudes onto [0, 1] (after optimiser steps)."""
+        if self.augmentation is not None:
+            self.augmentation.clamp_magnitudes_()

@@ -1,0 +1,16 @@
+"""Shared fixtures: small EEG batches."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+#: Real Sleep-EDF data shipped beside the repository (absent in a user's clone).
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def eeg_batch():
+    """A float32 batch of 8 windows, 2 channels, 3 s at 100 Hz."""
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(8, 2, 300, generator=g)

@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from augsleep.layers import AugmentationModule
+from augsleep.models import MLP, AugNet, SinusoidCNN, chambon_trunk
+
+
+def _augnet(n_copies_eval=20, **kwargs):
+    torch.manual_seed(0)
+    module = AugmentationModule.from_names(
+        [["gaussian_noise", "time_reverse"]], sfreq=100.0, magnitude=0.5
+    )
+    return AugNet(
+        MLP(2 * 300, n_classes=5, n_neurons=8),
+        module,
+        n_copies_eval=n_copies_eval,
+        **kwargs,
+    )
+
+
+def test_output_is_log_of_averaged_probabilities(eeg_batch):
+    model = _augnet().eval()
+    log_p = model(eeg_batch, torch.Generator().manual_seed(0), n_copies=7)
+    assert log_p.shape == (8, 5)
+    torch.testing.assert_close(log_p.exp().sum(1), torch.ones(8))
+    # Same draws, done by hand: augment 7 stacked copies, average the softmaxes.
+    g = torch.Generator().manual_seed(0)
+    aug = model.augmentation(eeg_batch.repeat(7, 1, 1), g)
+    probs = torch.softmax(model.trunk(aug), -1).view(7, 8, 5).mean(0)
+    torch.testing.assert_close(log_p, probs.log())
+
+
+def test_training_uses_n_copies_train_and_eval_uses_n_copies_eval(eeg_batch):
+    model = _augnet(n_copies_eval=5, n_copies_train=2)
+    calls = []
+    model.trunk.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+    model.train()(eeg_batch)
+    model.eval()(eeg_batch)
+    assert calls == [2 * 8, 5 * 8]
+
+
+def test_chunked_inference_averages_the_same_way(eeg_batch):
+    # With deterministic transforms (mu = 0) chunks of 3 copies must give exactly
+    # the single-pass average, and no trunk call may exceed the window budget.
+    model = _augnet(max_windows_per_forward=3 * 8).eval()
+    model.augmentation.layers[0].transforms[0]._magnitude.data.zero_()
+    model.augmentation.layers[0].transforms[1]._magnitude.data.zero_()
+    sizes = []
+    model.trunk.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
+    chunked = model(eeg_batch, n_copies=10)
+    assert sizes == [24, 24, 24, 8]
+    model.max_windows_per_forward = None
+    torch.testing.assert_close(chunked, model(eeg_batch, n_copies=10))
+
+
+def test_trunk_alone_without_augmentation(eeg_batch):
+    trunk = MLP(2 * 300, n_classes=5)
+    model = AugNet(trunk, None).eval()
+    torch.testing.assert_close(
+        model(eeg_batch), torch.log_softmax(trunk(eeg_batch), -1)
+    )
+
+
+def test_one_copy_gives_the_usual_cross_entropy(eeg_batch):
+    model = _augnet().train()
+    y = torch.arange(8) % 5
+    g1, g2 = (torch.Generator().manual_seed(4) for _ in range(2))
+    nll = nn.functional.nll_loss(model(eeg_batch, g1), y)
+    logits = model.trunk(model.augmentation(eeg_batch, g2))
+    torch.testing.assert_close(nll, nn.functional.cross_entropy(logits, y))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_bad_number_of_copies(bad):
+    with pytest.raises(ValueError, match="n_copies_eval must be an integer >= 1"):
+        _augnet(n_copies_eval=bad)
+
+
+def test_bad_inputs(eeg_batch):
+    model = _augnet()
+    with pytest.raises(ValueError, match=r"shape \(n_windows, n_channels, n_times\)"):
+        model(eeg_batch[0])
+    bad = eeg_batch.clone()
+    bad[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="X contains 1 NaN or infinite"):
+        model(bad)
+    with pytest.raises(ValueError, match="n_copies must be an integer >= 1"):
+        model(eeg_batch, n_copies=0)
+    with pytest.raises(TypeError, match="AugmentationModule or None"):
+        AugNet(MLP(600), nn.Identity())
+
+
+def test_chambon_trunk_is_sized_from_the_data():
+    trunk = chambon_trunk(n_chans=6, sfreq=100.0, n_times=3000, n_classes=5)
+    assert trunk(torch.randn(4, 6, 3000)).shape == (4, 5)
+    single = chambon_trunk(n_chans=1, sfreq=100.0, n_times=500)
+    assert single(torch.randn(3, 1, 500)).shape == (3, 5)
+
+
+def test_sinusoid_cnn_and_mlp_shapes():
+    assert SinusoidCNN()(torch.randn(5, 1, 1000)).shape == (5, 4)
+    mlp = MLP(1000, n_classes=4, n_neurons=3, n_layers=3)
+    assert mlp(torch.randn(5, 1, 1000)).shape == (5, 4)
+    n_linear = sum(isinstance(m, nn.Linear) for m in mlp.modules())
+    assert n_linear == 4
+    with pytest.raises(ValueError, match="n_layers must be >= 1"):
+        SinusoidCNN(n_layers=0)
+
+
+def test_gradients_reach_trunk_weights_and_magnitudes(eeg_batch):
+    model = _augnet().train()
+    y = torch.arange(8) % 5
+    nn.functional.nll_loss(model(eeg_batch), y).backward()
+    grads = [t._magnitude.grad for t in model.augmentation.layers[0].transforms]
+    assert all(g is not None and torch.isfinite(g) for g in grads)
+    assert any(np.abs(p.grad.numpy()).sum() > 0 for p in model.trunk.parameters())

@@ -1,0 +1,57 @@
+import json
+
+import pytest
+import torch
+
+from augsleep.cli import main
+from augsleep.data.sinusoids import make_sinusoids
+from augsleep.demo import train_sinusoid_model
+
+
+@pytest.fixture(scope="module")
+def sinusoids():
+    X, y = make_sinusoids(400, random_state=0)
+    return torch.as_tensor(X), torch.as_tensor(y)
+
+
+@pytest.mark.slow
+def test_augnet_selects_frequency_shift_with_the_true_range(sinusoids):
+    # The paper's Section 4.2 claim: the layer selects frequency shift and learns
+    # a maximum shift near 0.5 Hz, the invariance built into the data.
+    model, history = train_sinusoid_model(*sinusoids, random_state=0)
+    learned = model.augmentation.summary().set_index("transform")
+    assert learned.loc["frequency_shift", "weight"] > 0.9
+    assert 0.25 < learned.loc["frequency_shift", "physical_value"] < 0.75
+    assert len(history) == 50
+
+
+def test_without_regularizer_magnitudes_do_not_grow(sinusoids):
+    X, y = sinusoids
+    model, _ = train_sinusoid_model(
+        X[:128], y[:128], regularizer="none", n_epochs=5, random_state=0
+    )
+    assert model.augmentation.magnitudes.max() < 0.01
+
+
+def test_cli_demo_writes_results_and_figure(tmp_path, capsys):
+    assert (
+        main(["demo", "--out", str(tmp_path), "--epochs", "1", "--no-ablations"]) == 0
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["runs"]) == {"augnet", "baseline"}
+    augnet = results["runs"]["augnet"]
+    assert {r["transform"] for r in augnet["learned"]} == {
+        "frequency_shift",
+        "ft_surrogate",
+        "gaussian_noise",
+    }
+    assert 0 <= augnet["test_accuracy"] <= 1
+    assert len(augnet["history"]) == 1
+    assert (tmp_path / "augmentation_history.png").stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "Learned augmentations (augnet" in out and "test accuracy" in out
+
+
+def test_cli_rejects_bad_arguments(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--copies", "0"]) == 2
+    assert "--copies must be >= 1" in capsys.readouterr().err

@@ -1,0 +1,467 @@
+"""Tests of the differentiable sensor transforms (augsleep.transforms.sensors)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from augsleep.transforms import TRANSFORMS, make_transform
+from augsleep.transforms._spherical_spline import (
+    RotationInterpolator,
+    calc_g,
+    legendre_table,
+    make_interpolation_matrix,
+    normalize_positions,
+    rotation_matrix,
+)
+from augsleep.transforms.sensors import (
+    ChannelsDropout,
+    ChannelsShuffle,
+    ChannelsSymmetry,
+    SensorsRotation,
+    SensorsXRotation,
+    SensorsYRotation,
+    SensorsZRotation,
+    SignFlip,
+    electrode_label,
+    homologous_permutation,
+    positions_from_info,
+    standard_positions,
+)
+
+NAMES = ["C3", "C4", "F3", "F4", "O1", "O2"]
+POS = standard_positions(NAMES)
+N_CH = len(NAMES)
+
+BUILDERS = {
+    "sign_flip": lambda mu, **kw: SignFlip(mu, **kw),
+    "channels_symmetry": lambda mu, **kw: ChannelsSymmetry(mu, ch_names=NAMES, **kw),
+    "channels_shuffle": lambda mu, **kw: ChannelsShuffle(mu, **kw),
+    "channels_dropout": lambda mu, **kw: ChannelsDropout(mu, **kw),
+    "sensors_rotation_x": lambda mu, **kw: SensorsXRotation(mu, positions=POS, **kw),
+    "sensors_rotation_y": lambda mu, **kw: SensorsYRotation(mu, positions=POS, **kw),
+    "sensors_rotation_z": lambda mu, **kw: SensorsZRotation(mu, positions=POS, **kw),
+}
+ALL = list(BUILDERS)
+ROTATIONS = [n for n in ALL if n.startswith("sensors_rotation")]
+
+
+def _batch(n_windows=8, n_times=64, dtype=torch.float32, seed=0, n_channels=N_CH):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n_windows, n_channels, n_times, generator=g, dtype=dtype)
+
+
+def _gen(seed=1):
+    return torch.Generator().manual_seed(seed)
+
+
+def _spread_part(name, params):
+    # ChannelsShuffle stacks (gates, permutation keys); the gates carry mu.
+    return params[..., 0] if name == "channels_shuffle" else params
+
+
+# ------------------------------------------------------------------ generic ---
+
+
+def test_registry_names():
+    for name in ALL:
+        assert name in TRANSFORMS
+        assert TRANSFORMS[name].name == name
+    assert TRANSFORMS["channels_shuffle"].straight_through
+    assert not any(TRANSFORMS[n].straight_through for n in ALL if "shuffle" not in n)
+    t = make_transform("sensors_rotation_y", 0.3, positions=POS, ch_names=NAMES)
+    assert isinstance(t, SensorsYRotation) and t.axis == "y"
+    assert t.parameter_bounds() == pytest.approx((-9.0, 9.0))
+    t = make_transform("channels_symmetry", 0.3, ch_names=NAMES, positions=POS)
+    assert isinstance(t, ChannelsSymmetry)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mu_zero_is_identity(name, dtype):
+    t = BUILDERS[name](0.0).to(dtype)
+    X = _batch(dtype=dtype)
+    out = t(X, _gen())
+    assert torch.equal(out, X)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_shape_dtype_kept(name, dtype):
+    X = _batch(dtype=dtype)
+    out = BUILDERS[name](0.7)(X, _gen())
+    assert out.shape == X.shape and out.dtype == dtype and out.device == X.device
+    assert torch.isfinite(out).all()
+    assert not torch.equal(out, X)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda(name, dtype):
+    t_cpu = BUILDERS[name](0.6).to(dtype)
+    t = BUILDERS[name](0.6).to(device="cuda", dtype=dtype)
+    X = _batch(dtype=dtype)
+    # A CPU generator draws the same noise for both devices.
+    out = t(X.cuda(), _gen())
+    assert out.device.type == "cuda" and out.dtype == dtype and out.shape == X.shape
+    tol = 1e-5 if dtype == torch.float32 else 1e-10
+    torch.testing.assert_close(out.cpu(), t_cpu(X, _gen()), rtol=tol, atol=tol)
+    (out * torch.ones_like(out)).sum().backward()
+    assert torch.isfinite(t._magnitude.grad)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gradient_finite_nonzero(name):
+    t = BUILDERS[name](0.5)
+    X = _batch(n_windows=16)
+    W = torch.randn(X.shape, generator=_gen(5))
+    (t(X, _gen()) * W).sum().backward()
+    grad = t._magnitude.grad
+    assert grad is not None and torch.isfinite(grad) and grad != 0
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "channels_shuffle"])
+def test_gradient_matches_finite_difference(name):
+    t = BUILDERS[name](0.5).double()
+    X = _batch(n_windows=6, dtype=torch.float64)
+    W = torch.randn(X.shape, generator=_gen(5), dtype=torch.float64)
+
+    def loss(mu):
+        with torch.no_grad():
+            t._magnitude.fill_(mu)
+        return (t(X, _gen(3)) * W).sum()
+
+    t.zero_grad()
+    loss(0.5).backward()
+    grad = t._magnitude.grad.item()
+    eps = 1e-6
+    with torch.no_grad():
+        fd = (loss(0.5 + eps) - loss(0.5 - eps)).item() / (2 * eps)
+    assert grad == pytest.approx(fd, rel=1e-5, abs=1e-8)
+    assert abs(grad) > 1e-6
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_parameters_in_bounds_and_spread_grows(name):
+    X = _batch(n_windows=2000, n_times=4)
+    stds = {}
+    for mu in (0.1, 0.5):
+        t = BUILDERS[name](mu)
+        params = t.sample_parameters(X, _gen()).detach()
+        assert params.shape[0] == X.shape[0]
+        low, high = t.parameter_bounds()
+        assert params.min() >= low and params.max() <= high
+        stds[mu] = _spread_part(name, params).std().item()
+    assert stds[0.5] > stds[0.1] * 1.2
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_seeded_reproducible(name):
+    t = BUILDERS[name](0.6)
+    X = _batch()
+    assert torch.equal(t(X, _gen(7)), t(X, _gen(7)))
+    assert not torch.equal(t(X, _gen(7)), t(X, _gen(8)))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_apply_is_deterministic_given_params(name):
+    t = BUILDERS[name](0.6)
+    X = _batch()
+    params = t.sample_parameters(X, _gen())
+    assert torch.equal(t.apply(X, params), t.apply(X, params))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_backward_to_input_and_mu(name):
+    # braindecode 1.8's sensors_rotation fails in backward on an in-place op.
+    t = BUILDERS[name](0.4)
+    X = _batch().requires_grad_(True)
+    out = t(X, _gen())
+    (out**2).sum().backward()
+    assert X.grad is not None and torch.isfinite(X.grad).all()
+    assert torch.isfinite(t._magnitude.grad)
+
+
+# ---------------------------------------------------------------- sign flip ---
+
+
+def test_sign_flip_gate_one_negates():
+    X = _batch()
+    out = SignFlip(0.5).apply(X, torch.ones(X.shape[0]))
+    assert torch.equal(out, -X)
+    gates = torch.tensor([1.0, 0.0] * 4)
+    out = SignFlip(0.5).apply(X, gates)
+    assert torch.equal(out[1::2], X[1::2]) and torch.equal(out[::2], -X[::2])
+
+
+def test_sign_flip_frequency_matches_probability():
+    X = _batch(n_windows=4000, n_times=2)
+    gates = SignFlip(0.3, temperature=0.01).sample_parameters(X, _gen())
+    assert (gates > 0.5).float().mean().item() == pytest.approx(0.3, abs=0.03)
+
+
+# --------------------------------------------------------- channels symmetry ---
+
+
+def test_symmetry_gate_one_swaps_homologues():
+    X = _batch()
+    out = ChannelsSymmetry(0.5, ch_names=NAMES).apply(X, torch.ones(X.shape[0]))
+    for a, b in [(0, 1), (2, 3), (4, 5)]:
+        assert torch.equal(out[:, b], X[:, a])  # C3's data lands in C4's slot
+        assert torch.equal(out[:, a], X[:, b])
+
+
+def test_symmetry_edf_names_midline_stays():
+    names = ["EEG Fpz-Cz", "EEG C3-A2", "EEG Cz-LER", "EEG C4-A1", "EOG ROC-A1"]
+    X = _batch(n_channels=len(names))
+    t = ChannelsSymmetry(1.0, ch_names=names)
+    out = t.apply(X, torch.ones(X.shape[0]))
+    assert torch.equal(out[:, [0, 2, 4]], X[:, [0, 2, 4]])
+    assert torch.equal(out[:, 1], X[:, 3]) and torch.equal(out[:, 3], X[:, 1])
+
+
+@pytest.mark.parametrize(
+    ("ch_name", "label"),
+    [
+        ("C3", "C3"),
+        ("EEG C3-CLE", "C3"),
+        ("EEG C3-LER", "C3"),
+        ("EEG C3-A2", "C3"),
+        ("EEG Fpz-Cz", "Fpz"),
+        ("EEG Pz-Oz", "Pz"),
+        ("C3:M2", "C3"),
+        ("eeg fp1-ref", "fp1"),
+        ("EEG O2", "O2"),
+    ],
+)
+def test_electrode_label(ch_name, label):
+    assert electrode_label(ch_name) == label
+
+
+def test_homologous_permutation_pairs():
+    names = ["Fp1", "FP2", "F7", "F8", "T3", "T4", "A1", "A2", "FCz", "AF7", "Cz"]
+    perm = homologous_permutation(names)
+    assert perm == [1, 0, 3, 2, 5, 4, 7, 6, 8, 9, 10]
+    assert homologous_permutation(["C5", "C6", "FFC1h", "FFC2h"]) == [1, 0, 3, 2]
+
+
+def test_symmetry_errors():
+    with pytest.raises(ValueError, match="ch_names"):
+        ChannelsSymmetry(0.5)
+    with pytest.raises(ValueError, match="ch_names"):
+        make_transform("channels_symmetry", 0.5)
+    with pytest.raises(ValueError, match="at least 2 channels"):
+        ChannelsSymmetry(0.5, ch_names=["C3"])
+    with pytest.raises(ValueError, match="No left/right homologous pair"):
+        ChannelsSymmetry(0.5, ch_names=["EEG Fpz-Cz", "EEG Pz-Oz", "C3"])
+    with pytest.raises(ValueError, match="Ambiguous"):
+        ChannelsSymmetry(0.5, ch_names=["EEG C3-A2", "EEG C3-CLE", "EEG C4-A1"])
+    t = ChannelsSymmetry(0.5, ch_names=NAMES)
+    with pytest.raises(ValueError, match="6 channels.*received data with 5 channels"):
+        t(_batch(n_channels=5), _gen())
+
+
+# ---------------------------------------------------------- channels shuffle ---
+
+
+def _source_indices(X, out):
+    """For each output channel, the input channel it equals (exact match)."""
+    eq = (out[:, :, None, :] == X[:, None, :, :]).all(-1)  # (b, i, j)
+    assert (eq.sum(-1) == 1).all(), "each output channel must copy one input channel"
+    return eq.float().argmax(-1)
+
+
+def test_shuffle_forward_is_exact_permutation():
+    t = ChannelsShuffle(0.5)
+    X = _batch(n_windows=64)
+    params = t.sample_parameters(X, _gen())
+    out = t.apply(X, params)
+    src = _source_indices(X, out)
+    ar = torch.arange(N_CH)
+    assert torch.equal(src.sort(-1).values, ar.expand_as(src))  # a permutation
+    selected = params[..., 0] > 0.5
+    assert torch.equal(src[~selected], ar.expand_as(src)[~selected])  # fixed
+    assert torch.equal(selected.gather(1, src), selected)  # moves within selection
+    assert (src != ar).any()
+    # mu = 1: every channel selected; shuffles most windows.
+    out1 = ChannelsShuffle(1.0)(X, _gen())
+    assert (_source_indices(X, out1) != ar).any(-1).float().mean() > 0.8
+
+
+def test_shuffle_straight_through_gradient():
+    T, mu, max_value = 0.1, 0.5, 0.8
+    t = ChannelsShuffle(mu, max_value=max_value, temperature=T)
+    X = _batch(n_windows=32).requires_grad_(True)
+    W = torch.randn(X.shape, generator=_gen(5))
+    out = t(X, _gen())
+    (out * W).sum().backward()
+    g = t.sample_parameters(X, _gen())[..., 0].detach()
+    p = mu * max_value
+    dg_dmu = max_value * g * (1 - g) / (T * p * (1 - p))
+    expected = (W * (out - X).detach() * dg_dmu[:, :, None]).sum()
+    torch.testing.assert_close(t._magnitude.grad, expected, rtol=1e-4, atol=1e-4)
+    # Gradient wrt X is the exact one of the permutation: dL/dX[src[i]] = W[i].
+    src = _source_indices(X.detach(), out.detach())
+    assert torch.equal(X.grad.gather(1, src[:, :, None].expand_as(X)), W)
+
+
+# ---------------------------------------------------------- channels dropout ---
+
+
+def test_dropout_mu_one_drops_nearly_all():
+    X = _batch(n_windows=200)
+    out = ChannelsDropout(1.0, temperature=0.01)(X, _gen())
+    dropped = out.abs().amax(-1) <= 1e-3 * X.abs().amax(-1)
+    assert dropped.float().mean() > 0.97
+
+
+def test_dropout_gate_semantics():
+    X = _batch()
+    params = torch.zeros(X.shape[:2])
+    params[:, 2] = 1.0
+    out = ChannelsDropout(0.5).apply(X, params)
+    assert (out[:, 2] == 0).all()
+    keep = [0, 1, 3, 4, 5]
+    assert torch.equal(out[:, keep], X[:, keep])
+    rate = ChannelsDropout(0.3, temperature=0.01).sample_parameters(
+        _batch(n_windows=2000, n_times=2), _gen()
+    )
+    assert (rate > 0.5).float().mean().item() == pytest.approx(0.3, abs=0.02)
+
+
+# ------------------------------------------------------------- rotations ---
+
+
+def test_rotation_zero_angle_exact_identity_and_mne_offset():
+    t = SensorsZRotation(0.5, positions=POS)
+    X = _batch()
+    assert torch.equal(t.apply(X, torch.zeros(X.shape[0])), X)
+    W = t.interpolator.matrix(torch.zeros(3, dtype=torch.float64))
+    assert torch.equal(W, torch.eye(N_CH, dtype=torch.float64).expand(3, -1, -1))
+
+
+@pytest.mark.parametrize("axis", ["x", "y", "z"])
+def test_rotation_matches_mne_spline_anchored(axis):
+    mne_interp = pytest.importorskip("mne.channels.interpolation")
+    unit = normalize_positions(POS)
+    angles = np.deg2rad([0.0, 3.0, -17.0, 30.0])
+    W = SensorsRotation(1.0, positions=POS, axis=axis).interpolator.matrix(
+        torch.tensor(angles)
+    )
+    M0 = mne_interp._make_interpolation_matrix(unit, unit)
+    for w, a in zip(W, angles, strict=True):
+        rotated = unit @ rotation_matrix(axis, a).T
+        ref = np.eye(N_CH) + mne_interp._make_interpolation_matrix(unit, rotated) - M0
+        np.testing.assert_allclose(w.numpy(), ref, atol=1e-9)
+    # Rows sum to one: a constant field stays constant.
+    torch.testing.assert_close(W.sum(-1), torch.ones(len(angles), N_CH).double())
+
+
+def test_torch_reference_matrix_matches_mne():
+    mne_interp = pytest.importorskip("mne.channels.interpolation")
+    unit = normalize_positions(POS)
+    rotated = unit @ rotation_matrix("x", 0.2).T
+    ours = make_interpolation_matrix(torch.tensor(unit), torch.tensor(rotated))
+    ref = mne_interp._make_interpolation_matrix(unit, rotated)
+    np.testing.assert_allclose(ours.numpy(), ref, atol=1e-9)
+
+
+@pytest.mark.parametrize("axis", ["z", "x", "y"])
+def test_rotation_small_angle_moves_smooth_field(axis):
+    # A dipole-like linear field f(q) = a . q sampled at the unit positions; the
+    # output must be close to f at the rotated positions (the opposite rotation
+    # gives a relative error near 2, the right one about 0.02 to 0.06).
+    unit = torch.tensor(normalize_positions(POS))
+    a = torch.tensor([1.0, 0.4, -0.3], dtype=torch.float64)
+    t = SensorsRotation(1.0, positions=POS, axis=axis).double()
+    time_course = torch.linspace(-1, 1, 16, dtype=torch.float64)
+    X = ((unit @ a)[:, None] * time_course)[None].repeat(2, 1, 1)
+    angle = 5.0
+    out = t.apply(X, torch.tensor([angle, -angle], dtype=torch.float64))
+    for k, sign in enumerate((1, -1)):
+        rot = torch.tensor(rotation_matrix(axis, sign * math.radians(angle)))
+        target = ((unit @ rot.T) @ a)[:, None] * time_course
+        err = (out[k] - target).abs().max()
+        moved = (X[k] - target).abs().max()
+        assert err < 0.15 * moved, (err, moved)
+
+
+def test_rotation_float32_matches_float64():
+    X = _batch(dtype=torch.float64)
+    t = SensorsYRotation(0.9, positions=POS)
+    angles = torch.tensor([0.0, 1e-3, 0.5, -3.0, 12.0, 27.0, -30.0, 8.0])
+    out32 = t.apply(X.float(), angles)
+    out64 = t.double().apply(X, angles.double())
+    torch.testing.assert_close(out32.double(), out64, rtol=1e-5, atol=1e-5)
+
+
+def test_rotation_interpolator_gradcheck():
+    interp = RotationInterpolator(normalize_positions(POS), "x")
+    angles = torch.tensor([0.0, 0.2, -0.5], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(interp.matrix, (angles,), fast_mode=True)
+    assert torch.autograd.gradgradcheck(interp.matrix, (angles,), fast_mode=True)
+
+
+def test_g_difference_recurrence_matches_direct():
+    unit = torch.tensor(normalize_positions(POS))
+    cos0 = unit @ unit.T
+    table = legendre_table(cos0, 50)
+    x = torch.tensor([0.3, -0.7])
+    ref = torch.stack([torch.special.legendre_polynomial_p(x, k) for k in range(6)])
+    torch.testing.assert_close(legendre_table(x, 5), ref)
+    assert table.shape == (51, N_CH, N_CH)
+    interp = RotationInterpolator(unit.numpy(), "z")
+    theta = torch.tensor([0.4], dtype=torch.float64)
+    rot = torch.tensor(rotation_matrix("z", 0.4))
+    direct = calc_g((unit @ rot.T) @ unit.T) - calc_g(cos0)
+    torch.testing.assert_close(
+        interp.delta(theta)[0], direct @ interp.weights, rtol=1e-9, atol=1e-12
+    )
+
+
+def test_rotation_errors():
+    with pytest.raises(ValueError, match="requires positions"):
+        SensorsZRotation(0.5)
+    with pytest.raises(ValueError, match="requires positions"):
+        make_transform("sensors_rotation_x", 0.5, ch_names=NAMES)
+    with pytest.raises(ValueError, match="at least 2 channels"):
+        SensorsZRotation(0.5, positions=POS[:1])
+    with pytest.raises(ValueError, match=r"shape \(n_channels, 3\)"):
+        SensorsZRotation(0.5, positions=POS[:, :2])
+    with pytest.raises(ValueError, match="axis"):
+        SensorsRotation(0.5, positions=POS, axis="w")
+    t = SensorsXRotation(0.5, positions=POS)
+    with pytest.raises(ValueError, match="6 channels.*received data with 7 channels"):
+        t(_batch(n_channels=7), _gen())
+
+
+# ------------------------------------------------------------ positions ---
+
+
+def test_positions_from_info_and_errors():
+    mne = pytest.importorskip("mne")
+    names = ["EEG C3-A2", "EEG C4-A1", "EOG ROC"]
+    info = mne.create_info(names, 100.0, ["eeg", "eeg", "eog"])
+    with pytest.raises(ValueError, match=r"EEG C3-A2.*EEG C4-A1.*EOG ROC"):
+        positions_from_info(info)
+    with pytest.raises(ValueError, match="not in info"):
+        positions_from_info(info, ["C3"])
+    pos = standard_positions(names[:2])
+    mont = mne.channels.make_dig_montage(
+        ch_pos=dict(zip(names[:2], pos, strict=True)), coord_frame="head"
+    )
+    info.set_montage(mont, on_missing="ignore")
+    np.testing.assert_allclose(positions_from_info(info, names[:2]), pos)
+    with pytest.raises(ValueError, match="EOG ROC"):
+        positions_from_info(info)
+
+
+def test_standard_positions():
+    pos = standard_positions(["EEG C3-CLE", "c4", "EEG Fpz-Cz"])
+    assert pos.shape == (3, 3) and np.isfinite(pos).all()
+    assert pos[0, 0] < 0 < pos[1, 0]  # C3 left, C4 right
+    assert abs(pos[2, 0]) < 5e-3 and pos[2, 1] > 0.05  # Fpz front, midline
+    with pytest.raises(ValueError, match="'EEG Xy9-A1'"):
+        standard_positions(["C3", "EEG Xy9-A1"])
