@@ -1,0 +1,420 @@
+"""Differentiable frequency-domain transforms: FT surrogate, shift, bandstop.
+
+All three work in the Fourier domain with ``torch.fft`` (real FFTs along the time
+axis), draw their randomness through :mod:`augsleep.transforms._sampling` with the
+caller's ``torch.Generator``, and are written so that ``mu = 0`` returns the input
+exactly (the perturbation they add is then exactly zero).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from augsleep.transforms._sampling import uniform
+from augsleep.transforms.base import DifferentiableTransform
+
+
+def _check_sfreq(sfreq, owner: str) -> float:
+    """Return ``sfreq`` as a positive finite float, or raise a ValueError."""
+    if sfreq is None:
+        raise ValueError(
+            f"{owner}: sfreq (sampling frequency in Hz) is required, got None."
+        )
+    try:
+        value = float(sfreq)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{owner}: sfreq must be a positive number of Hz, got {sfreq!r}."
+        ) from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"{owner}: sfreq must be a positive number of Hz, got {sfreq}."
+        )
+    return value
+
+
+def _magnitude_like(transform: DifferentiableTransform, X: Tensor) -> Tensor:
+    """Return ``mu`` (with its gradient) in ``X``'s dtype and on ``X``'s device."""
+    return transform.magnitude.to(dtype=X.dtype, device=X.device)
+
+
+class FTSurrogate(DifferentiableTransform):
+    """Add random phase noise in ``[0, mu * max_value]`` to every Fourier coefficient.
+
+    Parameters
+    ----------
+    magnitude : float
+        Initial magnitude ``mu`` in [0, 1].
+    max_value : float | None
+        Largest phase perturbation, in radians, that ``mu = 1`` maps to. Defaults
+        to ``2 * pi`` (Table A.4 of Rommel et al., 2022).
+    channel_indep : bool
+        Whether to draw independent phases for each channel. ``False`` (the
+        default, as in braindecode) shifts all channels of a window by the same
+        phases, which keeps the cross-channel phase relations.
+
+    Notes
+    -----
+    Fourier-transform surrogate (Schwabedal et al., 2018): ``X_tr = irfft(F
+    exp(i phi))`` with ``F = rfft(x)``, which keeps the amplitude spectrum of every
+    channel and randomises its phases. The phases are reparametrised,
+    ``phi = u * mu * max_value`` with ``u ~ U(0, 1)``, so the output is
+    differentiable with respect to ``mu``. Braindecode's ``ft_surrogate`` draws
+    ``u`` from numpy, so it is rewritten here with ``torch.fft.rfft``.
+
+    The phase of the DC bin, and of the Nyquist bin when ``n_times`` is even, is
+    kept at 0: these coefficients are real for a real signal, and ``irfft`` would
+    otherwise drop the imaginary part and change their amplitude (e.g. the mean).
+
+    The output is computed as ``x + irfft(F (exp(i phi) - 1))`` with
+    ``exp(i phi) - 1 = -2 sin(phi / 2)^2 + i sin(phi)`` (no cancellation for small
+    phases): the added term is exactly zero when ``mu = 0``.
+
+    :meth:`sample_parameters` returns the phases, shape
+    ``(n_windows, n_channels if channel_indep else 1, n_times // 2 + 1)``.
+    """
+
+    name = "ft_surrogate"
+    unit = "rad"
+    default_max_value = 2 * math.pi
+    requires = ()
+    straight_through = False
+
+    def __init__(
+        self,
+        magnitude: float = 0.0,
+        max_value: float | None = None,
+        channel_indep: bool = False,
+    ):
+        super().__init__(magnitude=magnitude, max_value=max_value)
+        self.channel_indep = bool(channel_indep)
+
+    def sample_parameters(
+        self, X: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draw phase perturbations for the positive-frequency bins.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch the phases are drawn for.
+        generator : torch.Generator | None
+            Source of the uniform noise.
+
+        Returns
+        -------
+        phases : Tensor, shape (n_windows, n_channels or 1, n_times // 2 + 1)
+            Phases in radians, in ``[0, mu * max_value]``; 0 at DC and Nyquist.
+        """
+        n_windows, n_channels, n_times = X.shape
+        n_freqs = n_times // 2 + 1
+        mu = _magnitude_like(self, X)
+        n_draws = n_channels if self.channel_indep else 1
+        u = uniform((n_windows, n_draws, n_freqs), X, generator)
+        # DC and (even length) Nyquist coefficients are real: leave their phase.
+        real_bins = torch.zeros(n_freqs, dtype=torch.bool, device=X.device)
+        real_bins[0] = True
+        if n_times % 2 == 0:
+            real_bins[-1] = True
+        return u.masked_fill(real_bins, 0.0) * (mu * self.max_value)
+
+    def parameter_bounds(self) -> tuple[float, float]:
+        """Phases lie in ``[0, mu * max_value]`` radians."""
+        return 0.0, float(self.magnitude.detach()) * self.max_value
+
+    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+        """Rotate the Fourier coefficients by the given phases.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        params : Tensor, shape (n_windows, n_channels or 1, n_times // 2 + 1)
+            Phases from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        n_times = X.shape[-1]
+        phases = params.to(X.dtype)
+        spectrum = torch.fft.rfft(X, dim=-1)
+        rotation_minus_one = torch.complex(
+            -2 * torch.sin(phases / 2) ** 2, torch.sin(phases)
+        )
+        return X + torch.fft.irfft(spectrum * rotation_minus_one, n=n_times, dim=-1)
+
+
+class FrequencyShift(DifferentiableTransform):
+    """Shift the spectrum of each window by ``delta`` in ``[-mu, mu] * max_value`` Hz.
+
+    Parameters
+    ----------
+    magnitude : float
+        Initial magnitude ``mu`` in [0, 1].
+    max_value : float | None
+        Largest shift, in Hz, that ``mu = 1`` maps to. Defaults to 5 Hz (Table A.4
+        of Rommel et al., 2022).
+    sfreq : float
+        Sampling frequency of the signals, in Hz.
+
+    Notes
+    -----
+    Single-sideband modulation as in braindecode's ``frequency_shift``: with
+    ``a = x + i H(x)`` the analytic signal (``H`` the Hilbert transform,
+    computed by FFT after zero-padding to the next power of two), the output is
+    ``Re(a exp(2 i pi delta t)) = x cos(2 pi delta t) - H(x) sin(2 pi delta t)``,
+    which moves every positive frequency ``f`` to ``f + delta``. The shift is
+    reparametrised per window, ``delta = (2 u - 1) * mu * max_value`` with
+    ``u ~ U(0, 1)``, and the output is smooth in ``delta``.
+
+    Braindecode's ``_frequency_shift`` is differentiable in ``delta`` but casts its
+    output to float32; it is re-implemented here in ``X``'s dtype, using ``x``
+    itself rather than the round-tripped real part of ``a`` so that ``delta = 0``
+    returns the input exactly.
+
+    :meth:`sample_parameters` returns the shifts in Hz, shape ``(n_windows,)``.
+    """
+
+    name = "frequency_shift"
+    unit = "Hz"
+    default_max_value = 5.0
+    requires = ("sfreq",)
+    straight_through = False
+
+    def __init__(
+        self,
+        magnitude: float = 0.0,
+        max_value: float | None = None,
+        *,
+        sfreq: float | None = None,
+    ):
+        super().__init__(magnitude=magnitude, max_value=max_value)
+        self.sfreq = _check_sfreq(sfreq, "FrequencyShift")
+
+    def sample_parameters(
+        self, X: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draw one frequency shift per window.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch the shifts are drawn for.
+        generator : torch.Generator | None
+            Source of the uniform noise.
+
+        Returns
+        -------
+        delta : Tensor, shape (n_windows,)
+            Shifts in Hz, in ``[-mu * max_value, mu * max_value]``.
+        """
+        mu = _magnitude_like(self, X)
+        u = uniform((X.shape[0],), X, generator)
+        return (2 * u - 1) * (mu * self.max_value)
+
+    def parameter_bounds(self) -> tuple[float, float]:
+        """Shifts lie in ``[-mu * max_value, mu * max_value]`` Hz."""
+        bound = float(self.magnitude.detach()) * self.max_value
+        return -bound, bound
+
+    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+        """Shift the spectrum of each window by its own ``delta``.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        params : Tensor, shape (n_windows,)
+            Shifts in Hz from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        n_times = X.shape[-1]
+        # Zero-pad to a power of two like braindecode: fast FFTs and less
+        # circular wrap-around in the Hilbert transform.
+        n_fft = 1 << (n_times - 1).bit_length()
+        spectrum = torch.fft.rfft(X, n=n_fft, dim=-1)
+        # One-sided weights of the analytic signal: DC and Nyquist once, others twice;
+        # ifft(n=n_fft) pads the negative frequencies with zeros.
+        weights = torch.full((spectrum.shape[-1],), 2.0, dtype=X.dtype, device=X.device)
+        weights[0] = 1.0
+        if n_fft % 2 == 0:
+            weights[-1] = 1.0
+        analytic = torch.fft.ifft(spectrum * weights, n=n_fft, dim=-1)
+        hilbert = analytic.imag[..., :n_times]
+        t = torch.arange(n_times, dtype=X.dtype, device=X.device) / self.sfreq
+        angle = (2 * math.pi) * params.to(X.dtype).view(-1, 1, 1) * t
+        return X * torch.cos(angle) - hilbert * torch.sin(angle)
+
+    def extra_repr(self) -> str:
+        """Describe the magnitude and the sampling frequency."""
+        return f"{super().extra_repr()}, sfreq={self.sfreq:g}"
+
+
+class BandstopFilter(DifferentiableTransform):
+    """Remove a random frequency band of width up to ``mu * max_value`` Hz.
+
+    Parameters
+    ----------
+    magnitude : float
+        Initial magnitude ``mu`` in [0, 1].
+    max_value : float | None
+        Largest bandwidth, in Hz, that ``mu = 1`` maps to. Defaults to 2 Hz
+        (Table A.4 of Rommel et al., 2022).
+    sfreq : float
+        Sampling frequency of the signals, in Hz.
+    max_freq : float | None
+        Highest centre frequency of the band, in Hz, in ``(0, sfreq / 2]``.
+        Defaults to the Nyquist frequency ``sfreq / 2``.
+
+    Notes
+    -----
+    Braindecode's ``bandstop_filter`` runs MNE's FIR notch filter in numpy and
+    has no gradient, which is why the paper left it out of AugNet. This is a
+    differentiable relaxation in the FFT domain. With ``F = rfft(x)`` over the
+    window, bin spacing ``df = sfreq / n_times``, centre ``fc`` and bandwidth
+    ``bw``, bin ``k`` (frequency ``f_k``) is seen as the cell
+    ``[f_k - df / 2, f_k + df / 2]`` and is attenuated by the fraction of that
+    cell the band ``[fc - bw / 2, fc + bw / 2]`` covers::
+
+        depth_k = clamp(bw / 2 + df / 2 - |f_k - fc|, 0, min(bw, df)) / df
+
+    and the output is ``x - irfft(F * depth)``. Hence
+
+    - ``bw = 0`` gives ``depth = 0`` everywhere and returns ``x`` exactly;
+    - bins whose cell lies inside the band are removed, bins whose cell lies
+      outside it are untouched, and at most two edge bins per band are partly
+      attenuated; for a band inside the spectrum the total depth is
+      ``bw / df``: it removes ``bw`` Hz worth of spectrum wherever it falls
+      on the bin grid;
+    - the cells holding the band edges ``fc +- bw / 2`` have
+      ``d depth / d bw = 1 / (2 df)`` (``1 / df`` for a band inside one cell), so
+      the gradient with respect to ``bw`` is non-zero for every ``bw > 0``
+      (almost surely over ``fc``), even for bands narrower than a bin. A plain
+      trapezoid ``clamp((bw / 2 - |f - fc|) / df, 0, 1)`` also gives the identity
+      at ``bw = 0`` but has zero gradient whenever no bin lies within ``bw / 2``
+      of ``fc``, i.e. most of the time for ``bw`` below a bin or two.
+
+    The output is piecewise linear in ``bw`` (kinks where an edge crosses a cell
+    boundary). The filter is circular and zero phase over the window, like any
+    FFT-domain filter. Per window ``bw = u1 * mu * max_value`` (reparametrised)
+    and ``fc = u2 * max_freq`` with ``u1, u2 ~ U(0, 1)``; ``fc`` does not depend
+    on ``mu``. A band reaching below 0 Hz or above Nyquist removes only its part
+    inside the spectrum.
+
+    :meth:`sample_parameters` returns a tensor of shape ``(n_windows, 2)``:
+    column 0 is the bandwidth ``bw`` in Hz (the value :meth:`parameter_bounds`
+    describes), column 1 the centre frequency ``fc`` in Hz, in
+    ``[0, max_freq]``.
+    """
+
+    name = "bandstop_filter"
+    unit = "Hz"
+    default_max_value = 2.0
+    requires = ("sfreq",)
+    straight_through = False
+
+    def __init__(
+        self,
+        magnitude: float = 0.0,
+        max_value: float | None = None,
+        *,
+        sfreq: float | None = None,
+        max_freq: float | None = None,
+    ):
+        super().__init__(magnitude=magnitude, max_value=max_value)
+        self.sfreq = _check_sfreq(sfreq, "BandstopFilter")
+        nyquist = self.sfreq / 2
+        if max_freq is None:
+            max_freq = nyquist
+        if not 0 < max_freq <= nyquist:
+            raise ValueError(
+                f"BandstopFilter: max_freq must lie in (0, sfreq / 2 = {nyquist:g}] "
+                f"Hz, got {max_freq}."
+            )
+        self.max_freq = float(max_freq)
+
+    def sample_parameters(
+        self, X: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draw a bandwidth and a centre frequency per window.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch the bands are drawn for.
+        generator : torch.Generator | None
+            Source of the uniform noise.
+
+        Returns
+        -------
+        params : Tensor, shape (n_windows, 2)
+            Column 0: bandwidth in Hz, in ``[0, mu * max_value]``; column 1:
+            centre frequency in Hz, in ``[0, max_freq]``.
+        """
+        mu = _magnitude_like(self, X)
+        u = uniform((X.shape[0], 2), X, generator)
+        bandwidth = u[:, 0] * (mu * self.max_value)
+        centre = u[:, 1] * self.max_freq
+        return torch.stack([bandwidth, centre], dim=1)
+
+    def parameter_bounds(self) -> tuple[float, float]:
+        """Bounds of the bandwidth (column 0 of the parameters), in Hz."""
+        return 0.0, float(self.magnitude.detach()) * self.max_value
+
+    def notch_depth(self, params: Tensor, n_times: int) -> Tensor:
+        """Attenuation of each rfft bin, 0 (kept) to 1 (removed).
+
+        Parameters
+        ----------
+        params : Tensor, shape (n_windows, 2)
+            Bandwidths and centre frequencies from :meth:`sample_parameters`.
+        n_times : int
+            Length of the windows.
+
+        Returns
+        -------
+        depth : Tensor, shape (n_windows, n_times // 2 + 1)
+        """
+        freqs = torch.fft.rfftfreq(
+            n_times, d=1.0 / self.sfreq, dtype=params.dtype, device=params.device
+        )
+        bin_width = self.sfreq / n_times
+        bandwidth = params[:, 0:1]
+        distance = (freqs - params[:, 1:2]).abs()
+        # Overlap of the band with each bin's cell, as a fraction of the cell.
+        overlap = torch.relu(bandwidth / 2 + bin_width / 2 - distance)
+        return torch.minimum(overlap, bandwidth.clamp(max=bin_width)) / bin_width
+
+    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+        """Remove each window's band.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        params : Tensor, shape (n_windows, 2)
+            Bandwidths and centre frequencies from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        n_times = X.shape[-1]
+        depth = self.notch_depth(params.to(X.dtype), n_times)
+        removed = torch.fft.irfft(
+            torch.fft.rfft(X, dim=-1) * depth[:, None, :], n=n_times, dim=-1
+        )
+        return X - removed
+
+    def extra_repr(self) -> str:
+        """Describe the magnitude, sampling frequency and highest centre."""
+        return (
+            f"{super().extra_repr()}, sfreq={self.sfreq:g}, max_freq={self.max_freq:g}"
+        )

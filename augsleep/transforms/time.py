@@ -1,0 +1,290 @@
+"""Differentiable time-domain transforms: time reverse, smooth time mask, noise.
+
+Every transform draws its randomness through :mod:`augsleep.transforms._sampling`
+with the caller's ``torch.Generator`` and is exactly the identity at ``mu = 0``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from augsleep.transforms._sampling import normal, relaxed_bernoulli, uniform
+from augsleep.transforms.base import DifferentiableTransform
+
+
+def _magnitude_like(transform: DifferentiableTransform, X: Tensor) -> Tensor:
+    """Return ``mu`` (with its gradient) in ``X``'s dtype and on ``X``'s device."""
+    return transform.magnitude.to(dtype=X.dtype, device=X.device)
+
+
+class TimeReverse(DifferentiableTransform):
+    """Reverse the time axis of each window with probability ``mu * max_value``.
+
+    Parameters
+    ----------
+    magnitude : float
+        Initial magnitude ``mu`` in [0, 1]; the probability of reversing a window
+        is ``mu * max_value``.
+    max_value : float | None
+        Probability that ``mu = 1`` maps to, in (0, 1]. Defaults to 1.
+    temperature : float
+        Temperature (> 0) of the relaxed Bernoulli gates. Lower values give gates
+        closer to hard 0/1 draws but steeper, noisier gradients; 0.1 keeps most
+        gates within a few percent of 0 or 1 while leaving a usable gradient.
+
+    Notes
+    -----
+    A hard Bernoulli draw has no gradient with respect to its probability, so each
+    window gets a relaxed Bernoulli (binary-concrete) gate ``b`` in [0, 1]
+    (:func:`augsleep.transforms._sampling.relaxed_bernoulli`) and the output is the
+    convex combination ``(1 - b) * x + b * reverse(x)`` (the same as
+    ``x + b * (reverse(x) - x)``, but exactly ``x`` when ``b = 0`` and exactly
+    ``reverse(x)`` when ``b = 1``). The gate is exactly 0 at ``mu = 0``, so the
+    transform is then the identity. As for any binary-concrete gate with a
+    temperature below 1, the gradient with respect to ``mu`` fades as the
+    probability approaches 0 or 1.
+
+    :meth:`sample_parameters` returns the gates, shape ``(n_windows,)``.
+    """
+
+    name = "time_reverse"
+    unit = "probability"
+    default_max_value = 1.0
+    requires = ()
+    straight_through = False
+
+    def __init__(
+        self,
+        magnitude: float = 0.0,
+        max_value: float | None = None,
+        temperature: float = 0.1,
+    ):
+        super().__init__(magnitude=magnitude, max_value=max_value)
+        if self.max_value > 1.0:
+            raise ValueError(
+                f"TimeReverse: max_value is a probability and must lie in (0, 1], "
+                f"got {self.max_value}."
+            )
+        if not temperature > 0:
+            raise ValueError(
+                f"TimeReverse: temperature must be positive, got {temperature}."
+            )
+        self.temperature = float(temperature)
+
+    def sample_parameters(
+        self, X: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draw one relaxed Bernoulli gate per window.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch the gates are drawn for.
+        generator : torch.Generator | None
+            Source of the uniform noise behind the gates.
+
+        Returns
+        -------
+        gates : Tensor, shape (n_windows,)
+            Gates in [0, 1]; 1 means "reversed".
+        """
+        probability = _magnitude_like(self, X) * self.max_value
+        return relaxed_bernoulli(
+            probability, (X.shape[0],), X, self.temperature, generator
+        )
+
+    def parameter_bounds(self) -> tuple[float, float]:
+        """Gates lie in [0, 1]."""
+        return 0.0, 1.0
+
+    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+        """Blend each window with its time-reversed copy.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        params : Tensor, shape (n_windows,)
+            Gates from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        gates = params.to(X.dtype).view(-1, 1, 1)
+        # braindecode's time_reverse is this flip; calling it would import
+        # braindecode (~5 s) with the transforms package.
+        X_reversed = torch.flip(X, dims=[-1])
+        return (1 - gates) * X + gates * X_reversed
+
+
+class SmoothTimeMask(DifferentiableTransform):
+    """Smoothly zero a random stretch of up to ``mu * max_value`` samples.
+
+    Parameters
+    ----------
+    magnitude : float
+        Initial magnitude ``mu`` in [0, 1].
+    max_value : float | None
+        Mask length, in samples, that ``mu = 1`` maps to. Defaults to 200
+        (Table A.4 of Rommel et al., 2022).
+
+    Notes
+    -----
+    The mask is braindecode's ``smooth_time_mask``: for a mask starting at ``a``
+    and lasting ``L`` samples, sample ``t`` of every channel is multiplied by
+    ``sigmoid(-s (t - a)) + sigmoid(s (t - a - L))`` with ``s = 1000 / n_times``.
+    The length enters through a sigmoid, not an index, so the output is
+    differentiable with respect to ``L``. Per window, ``L = u1 * mu * max_value``
+    and ``a = u2 * max(n_times - L, 0)`` with ``u1, u2 ~ U(0, 1)``
+    (reparametrisation: the gradient with respect to ``mu`` flows through both).
+    The start is continuous, as in braindecode's ``SmoothTimeMask``. The edges
+    are about ``4 / s`` samples wide, so masks much shorter than that are shallow
+    (they never reach 0).
+
+    The mask is computed here as ``1 - (sigmoid(s (t - a)) - sigmoid(s (t - a - L)))``
+    (the same function) rather than by calling braindecode, because braindecode
+    casts the mask to float32 (losing float64 precision) and its two terms only
+    sum to 1 up to rounding at ``L = 0``; this form is exactly 1 there, so
+    ``mu = 0`` returns the input bit for bit.
+
+    :meth:`sample_parameters` returns a tensor of shape ``(n_windows, 2)``:
+    column 0 is the mask length ``L`` (the value :meth:`parameter_bounds`
+    describes), column 1 the mask start ``a`` in samples, in ``[0, n_times]``.
+    """
+
+    name = "smooth_time_mask"
+    unit = "samples"
+    default_max_value = 200.0
+    requires = ()
+    straight_through = False
+
+    def sample_parameters(
+        self, X: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draw a mask length and start per window.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch the masks are drawn for.
+        generator : torch.Generator | None
+            Source of the uniform noise.
+
+        Returns
+        -------
+        params : Tensor, shape (n_windows, 2)
+            Column 0: mask length in samples, in ``[0, mu * max_value]``;
+            column 1: mask start in samples, in ``[0, n_times]``.
+        """
+        n_windows, _, n_times = X.shape
+        mu = _magnitude_like(self, X)
+        u = uniform((n_windows, 2), X, generator)
+        length = u[:, 0] * (mu * self.max_value)
+        # Keep the mask inside the window; a mask longer than it starts at 0.
+        start = u[:, 1] * (n_times - length).clamp(min=0)
+        return torch.stack([length, start], dim=1)
+
+    def parameter_bounds(self) -> tuple[float, float]:
+        """Bounds of the mask length (column 0 of the parameters), in samples."""
+        return 0.0, float(self.magnitude.detach()) * self.max_value
+
+    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+        """Multiply each window by its smooth mask.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        params : Tensor, shape (n_windows, 2)
+            Mask lengths and starts from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        n_times = X.shape[-1]
+        params = params.to(X.dtype)
+        length = params[:, 0].view(-1, 1, 1)
+        start = params[:, 1].view(-1, 1, 1)
+        t = torch.arange(n_times, dtype=X.dtype, device=X.device)
+        # Edge steepness of braindecode's smooth_time_mask.
+        s = 1000.0 / n_times
+        inside = torch.sigmoid(s * (t - start)) - torch.sigmoid(
+            s * (t - start - length)
+        )
+        return X * (1 - inside)
+
+
+class GaussianNoise(DifferentiableTransform):
+    """Add white Gaussian noise of standard deviation ``mu * max_value``.
+
+    Parameters
+    ----------
+    magnitude : float
+        Initial magnitude ``mu`` in [0, 1].
+    max_value : float | None
+        Noise standard deviation that ``mu = 1`` maps to, in units of the
+        (standardised) signals. Defaults to 0.2 (Table A.4 of Rommel et al., 2022).
+
+    Notes
+    -----
+    Reparametrised: ``x + mu * max_value * eps`` with ``eps ~ N(0, 1)`` drawn
+    independently for every window, channel and time sample, so the gradient with
+    respect to ``mu`` is ``max_value * eps`` (braindecode's ``gaussian_noise``
+    draws from numpy and is not used). At ``mu = 0`` the noise is exactly 0.
+
+    The "parameter" returned by :meth:`sample_parameters` is the noise itself,
+    shape ``(n_windows, n_channels, n_times)``, with standard deviation
+    ``mu * max_value``; it is unbounded, so :meth:`parameter_bounds` returns
+    ``(-inf, inf)``.
+    """
+
+    name = "gaussian_noise"
+    unit = "std"
+    default_max_value = 0.2
+    requires = ()
+    straight_through = False
+
+    def sample_parameters(
+        self, X: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draw the additive noise.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch the noise is drawn for.
+        generator : torch.Generator | None
+            Source of the standard normal noise.
+
+        Returns
+        -------
+        noise : Tensor, shape (n_windows, n_channels, n_times)
+            Noise of standard deviation ``mu * max_value``.
+        """
+        mu = _magnitude_like(self, X)
+        return normal(tuple(X.shape), X, generator) * (mu * self.max_value)
+
+    def parameter_bounds(self) -> tuple[float, float]:
+        """Gaussian noise is unbounded: ``(-inf, inf)``."""
+        return -math.inf, math.inf
+
+    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+        """Add the noise.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        params : Tensor, shape (n_windows, n_channels, n_times)
+            Noise from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        return X + params.to(X.dtype)
