@@ -142,12 +142,20 @@ class AugLayer(nn.Module):
         choice = torch.multinomial(
             weights.detach().to(device), len(X), replacement=True, generator=generator
         ).to(X.device)
-        out = torch.empty_like(X)
-        for q, transform in enumerate(self.transforms):
-            idx = torch.nonzero(choice == q).squeeze(1)
-            if idx.numel():
-                out[idx] = transform(X[idx], generator)
-        return out
+        # Group the examples by drawn transform (one gather), transform each
+        # contiguous group, then restore the order (one more gather): cheaper than
+        # a masked read and a scattered write per transform.
+        order = torch.argsort(choice, stable=True)
+        counts = torch.bincount(choice, minlength=len(self.transforms)).tolist()
+        groups = torch.split(X[order], counts)
+        out = torch.cat(
+            [
+                transform(group, generator)
+                for transform, group in zip(self.transforms, groups, strict=True)
+                if len(group)
+            ]
+        )
+        return out[torch.argsort(order)]
 
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
         return f"temperature={self.temperature:g}"

@@ -132,3 +132,25 @@ def test_bad_layer_arguments():
         AugLayer([GaussianNoise()], temperature=0)
     with pytest.raises(ValueError, match="initial_weights must be 2 positive"):
         AugLayer([GaussianNoise(), TimeReverse()], initial_weights=[1.0])
+
+
+def test_full_sleep_preset_trains_and_evaluates_on_six_channels():
+    from augsleep.transforms.sensors import standard_positions
+
+    channels = ["C3", "C4", "F3", "F4", "O1", "O2"]
+    module = make_sleep_augmentation(
+        sfreq=100.0,
+        ch_names=channels,
+        positions=standard_positions(channels),
+        magnitude=0.3,
+    )
+    assert [len(layer.transforms) for layer in module.layers] == [6, 6, 7]
+    X = torch.randn(4, 6, 300, generator=torch.Generator().manual_seed(0))
+    out = module.train()(X, torch.Generator().manual_seed(1))
+    (out * torch.randn_like(out)).sum().backward()
+    for layer in module.layers:
+        for t in layer.transforms:
+            assert t._magnitude.grad is not None and torch.isfinite(t._magnitude.grad)
+    with torch.no_grad():
+        out_eval = module.eval()(X, torch.Generator().manual_seed(1))
+    assert out_eval.shape == X.shape and torch.isfinite(out_eval).all()

@@ -121,7 +121,7 @@ def load_sinusoids(
         n_times = Xr.shape[-1]
         data = Xr.transpose(1, 0, 2).reshape(1, -1).astype(np.float64)
         raw = mne.io.RawArray(
-            data, mne.create_info(["sinusoid"], sfreq, "misc"), verbose="error"
+            data, mne.create_info(["sinusoid"], sfreq, "eeg"), verbose="error"
         )
         source = f"sinusoids (recording {rec})"
         datasets.append(

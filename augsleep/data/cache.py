@@ -1,0 +1,185 @@
+"""On-disk cache of preprocessed windows, one entry per recording.
+
+An entry is keyed by the SHA-256 of the input files' content and of the
+preprocessing configuration, so a changed file or setting always misses. It
+stores the preprocessed signal as a float32 ``.npy`` array with its measurement
+info as a FIF file (MNE's own format; together much faster to read back than a
+FIF recording), the window indices as ``.npz`` and the description and report
+as JSON. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._report import RecordingReport
+
+if TYPE_CHECKING:
+    from braindecode.datasets import EEGWindowsDataset
+
+#: Bumped whenever the preprocessing code changes what it produces.
+CACHE_VERSION = 2
+
+_META_COLUMNS = (
+    "i_window_in_trial",
+    "i_trial_in_dataset",
+    "i_start_in_trial",
+    "i_stop_in_trial",
+    "target",
+)
+
+
+def file_digest(path: str | Path, chunk_size: int = 1 << 22) -> str:
+    """SHA-256 of a file's content, as a hex string."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cache_key(files: Sequence[str | Path], config: Mapping) -> str:
+    """Key of a cache entry: hash of the files' content and of the configuration.
+
+    Parameters
+    ----------
+    files : sequence of path
+        Input files; their content (not their name or date) enters the key.
+    config : mapping
+        JSON-serialisable preprocessing configuration.
+
+    Returns
+    -------
+    key : str
+        Hex digest.
+    """
+    payload = {
+        "version": CACHE_VERSION,
+        "config": config,
+        "files": [file_digest(f) for f in files],
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _to_json(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def save_entry(
+    cache_dir: str | Path, key: str, windows: EEGWindowsDataset, report: RecordingReport
+) -> None:
+    """Write one recording's windows and report under ``cache_dir/key``.
+
+    The entry is written to a temporary folder and renamed, so a crash never
+    leaves a half-written entry that would later be served.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".tmp-"))
+    try:
+        import mne
+
+        raw = windows.raw
+        np.save(tmp / "data.npy", raw.get_data().astype(np.float32))
+        mne.io.write_info(tmp / "info.fif", raw.info)
+        meta = windows.metadata
+        np.savez(tmp / "metadata.npz", **{c: meta[c].to_numpy() for c in _META_COLUMNS})
+        info = {
+            "first_samp": int(raw.first_samp),
+            "description": {k: _to_json(v) for k, v in windows.description.items()},
+            "report": {
+                "source": report.source,
+                "n_windows": report.n_windows,
+                "dropped": dict(report.dropped),
+                "ignored_annotations": dict(report.ignored_annotations),
+            },
+        }
+        (tmp / "info.json").write_text(json.dumps(info, indent=1))
+        target = cache_dir / key
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def load_entry(
+    cache_dir: str | Path, key: str
+) -> tuple[EEGWindowsDataset, RecordingReport] | None:
+    """Read an entry written by :func:`save_entry`; None if there is none."""
+    import mne
+    import pandas as pd
+    from braindecode.datasets import EEGWindowsDataset
+
+    folder = Path(cache_dir) / key
+    if not (folder / "info.json").is_file():
+        return None
+    info = json.loads((folder / "info.json").read_text())
+    # float32 on disk; windows are served as float32 anyway, so nothing changes.
+    data = np.load(folder / "data.npy", allow_pickle=False).astype(np.float64)
+    raw = mne.io.RawArray(
+        data,
+        mne.io.read_info(folder / "info.fif", verbose="error"),
+        first_samp=info["first_samp"],
+        verbose="error",
+    )
+    with np.load(folder / "metadata.npz", allow_pickle=False) as npz:
+        metadata = pd.DataFrame({c: npz[c] for c in _META_COLUMNS})
+    windows = EEGWindowsDataset(raw, metadata, description=info["description"])
+    r = info["report"]
+    report = RecordingReport(
+        source=r["source"],
+        n_windows=r["n_windows"],
+        dropped=Counter(r["dropped"]),
+        ignored_annotations=Counter(r["ignored_annotations"]),
+    )
+    return windows, report
+
+
+def cached(
+    cache_dir: str | Path | None,
+    files: Sequence[str | Path],
+    config: Mapping,
+    load: Callable[[], tuple[EEGWindowsDataset, RecordingReport]],
+) -> tuple[EEGWindowsDataset, RecordingReport]:
+    """Return ``load()``, from the cache when an entry matches.
+
+    Parameters
+    ----------
+    cache_dir : path | None
+        Cache folder; None disables caching (``load`` is always called).
+    files : sequence of path
+        Input files of the recording.
+    config : mapping
+        Preprocessing configuration (JSON-serialisable).
+    load : callable
+        Computes ``(windows, report)`` on a miss.
+
+    Returns
+    -------
+    windows : EEGWindowsDataset
+        The recording's windows.
+    report : RecordingReport
+        What was kept and dropped.
+    """
+    if cache_dir is None:
+        return load()
+    key = cache_key(files, config)
+    hit = load_entry(cache_dir, key)
+    if hit is not None:
+        return hit
+    windows, report = load()
+    save_entry(cache_dir, key, windows, report)
+    return windows, report

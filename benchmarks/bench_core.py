@@ -1,0 +1,254 @@
+"""Speed of the transforms and of AugNet, as ratios measured side by side.
+
+1. Each transform's forward + backward on a (128, 6, 3000) batch, against
+   braindecode's own functional op where one exists (forward + backward with
+   respect to the input where braindecode's op supports it, else forward only).
+2. One AugNet training step (C = 1, sleep preset, Chambon trunk) against the same
+   step of the trunk alone.
+3. Inference time with C = 1, 4, 10, 20 copies divided by the trunk's.
+
+Run: ``python benchmarks/bench_core.py [--device cpu|cuda] [--out FILE.md]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+import torch
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+from braindecode.augmentation import functional as bdf  # noqa: E402
+
+from augsleep.layers import make_sleep_augmentation  # noqa: E402
+from augsleep.models import AugNet, chambon_trunk  # noqa: E402
+from augsleep.transforms import TRANSFORMS, make_transform  # noqa: E402
+from augsleep.transforms.sensors import (  # noqa: E402
+    homologous_permutation,
+    standard_positions,
+)
+
+CHANNELS = ["C3", "C4", "F3", "F4", "O1", "O2"]
+SFREQ = 100.0
+
+
+def timeit(fn, repeats: int, device: str) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs after 2 warm-ups."""
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def braindecode_ops(X, positions):
+    """Braindecode's functional counterpart of each transform (mu = 0.5 strength).
+
+    Returns, per transform name, ``(op, differentiable)`` where ``op(X)`` applies
+    braindecode's op and ``differentiable`` says whether it supports a backward
+    pass with respect to ``X``.
+    """
+    n = len(X)
+    y = torch.zeros(n, dtype=torch.long, device=X.device)
+    rng = np.random.RandomState(0)
+    # braindecode builds its rotation matrices in float64.
+    pos = torch.as_tensor(positions.T, dtype=torch.float64, device=X.device)
+    perm = homologous_permutation(CHANNELS)
+    starts = torch.rand(n, device=X.device) * 2900
+    shifts = torch.rand(n, device=X.device) * 2.5
+    return {
+        "time_reverse": (lambda X: bdf.time_reverse(X, y)[0], True),
+        "sign_flip": (lambda X: bdf.sign_flip(X, y)[0], True),
+        "gaussian_noise": (lambda X: bdf.gaussian_noise(X, y, 0.1, rng)[0], True),
+        "smooth_time_mask": (
+            lambda X: bdf.smooth_time_mask(X, y, starts, 100)[0],
+            True,
+        ),
+        "ft_surrogate": (lambda X: bdf.ft_surrogate(X, y, 0.5, False, rng)[0], True),
+        "frequency_shift": (
+            lambda X: bdf.frequency_shift(X, y, shifts, SFREQ)[0],
+            True,
+        ),
+        # numpy/MNE: no gradient at all.
+        "bandstop_filter": (
+            lambda X: bdf.bandstop_filter(X, y, SFREQ, 1.0, rng.uniform(1, 49, n))[0],
+            False,
+        ),
+        "channels_symmetry": (lambda X: bdf.channels_permute(X, y, perm)[0], True),
+        "channels_shuffle": (
+            lambda X: bdf.channels_shuffle(X, y, 0.5, rng)[0],
+            True,
+        ),
+        "channels_dropout": (
+            lambda X: bdf.channels_dropout(X, y, 0.5, rng)[0],
+            True,
+        ),
+        # Backward crashes in braindecode 1.8 (in-place op): forward only.
+        "sensors_rotation_z": (
+            lambda X: bdf.sensors_rotation(
+                X, y, pos, "z", rng.uniform(-15, 15, n), True
+            )[0],
+            False,
+        ),
+    }
+
+
+def bench_transforms(device, repeats, batch_size):
+    g = torch.Generator(device=device).manual_seed(0)
+    X = torch.randn(batch_size, len(CHANNELS), 3000, device=device, generator=g)
+    positions = standard_positions(CHANNELS)
+    W = torch.randn_like(X)
+    reference = braindecode_ops(X, positions)
+    rows = []
+    for name in TRANSFORMS:
+        t = make_transform(
+            name, 0.5, sfreq=SFREQ, ch_names=CHANNELS, positions=positions
+        ).to(device)
+        X_grad = X.clone().requires_grad_(True)
+
+        def ours(t=t, X_grad=X_grad):
+            (t(X_grad, g) * W).sum().backward()
+
+        t_ours = timeit(ours, repeats, device)
+        row = {"transform": name, "ours_ms": 1e3 * t_ours}
+        if name in reference:
+            op, differentiable = reference[name]
+
+            def theirs(op=op, differentiable=differentiable):
+                if differentiable:
+                    (op(X.clone().requires_grad_(True)) * W).sum().backward()
+                else:
+                    op(X)
+
+            t_bd = timeit(theirs, repeats, device)
+            row |= {
+                "braindecode_ms": 1e3 * t_bd,
+                "braindecode_timed": "fwd+bwd" if differentiable else "fwd only",
+                "ratio": t_ours / t_bd,
+            }
+        rows.append(row)
+    return rows
+
+
+def bench_augnet(device, repeats, batch_size):
+    positions = standard_positions(CHANNELS)
+    g = torch.Generator(device=device).manual_seed(0)
+    X = torch.randn(batch_size, len(CHANNELS), 3000, device=device, generator=g)
+    y = torch.randint(0, 5, (batch_size,), device=device, generator=g)
+
+    def build(augment):
+        torch.manual_seed(0)
+        trunk = chambon_trunk(len(CHANNELS), SFREQ, 3000)
+        aug = (
+            make_sleep_augmentation(
+                SFREQ, CHANNELS, positions, magnitude=0.5, temperature=1.0
+            )
+            if augment
+            else None
+        )
+        model = AugNet(trunk, aug, n_copies_train=1).to(device)
+        return model, torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    results = {}
+    for label, augment in (("trunk", False), ("augnet", True)):
+        model, opt = build(augment)
+        model.train()
+
+        def step(model=model, opt=opt):
+            loss = torch.nn.functional.nll_loss(model(X, g), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            model.clamp_magnitudes_()
+
+        results[label] = timeit(step, repeats, device)
+    train = {"trunk_ms": 1e3 * results["trunk"], "augnet_ms": 1e3 * results["augnet"]}
+    train["ratio"] = results["augnet"] / results["trunk"]
+
+    model, _ = build(True)
+    model.eval()
+    inference = []
+    with torch.no_grad():
+        t_trunk = timeit(lambda: model.trunk(X), repeats, device)
+        for c in (1, 4, 10, 20):
+            t_c = timeit(lambda c=c: model(X, g, n_copies=c), repeats, device)
+            inference.append(
+                {
+                    "C": c,
+                    "ms": 1e3 * t_c,
+                    "ratio_to_trunk": t_c / t_trunk,
+                    "ratio_per_copy": t_c / t_trunk / c,
+                }
+            )
+    return train, 1e3 * t_trunk, inference
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--transform-batch", type=int, default=128)
+    parser.add_argument("--train-batch", type=int, default=16)
+    parser.add_argument("--out", default=None, help="also write the tables here")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+
+    lines = [
+        f"device: {args.device}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads",
+        "",
+        f"### Transforms: forward + backward on ({args.transform_batch}, 6, 3000)",
+        "",
+        "| transform | augsleep (ms) | braindecode (ms) | braindecode timed | ratio |",
+        "| --- | ---: | ---: | --- | ---: |",
+    ]
+    for r in bench_transforms(args.device, args.repeats, args.transform_batch):
+        bd = (
+            f"{r['braindecode_ms']:.1f} | {r['braindecode_timed']} | {r['ratio']:.2f}"
+            if "ratio" in r
+            else "- | - | -"
+        )
+        lines.append(f"| {r['transform']} | {r['ours_ms']:.1f} | {bd} |")
+    train, trunk_ms, inference = bench_augnet(
+        args.device, args.repeats, args.train_batch
+    )
+    lines += [
+        "",
+        f"### One training step, batch ({args.train_batch}, 6, 3000), Chambon trunk",
+        "",
+        "| trunk alone (ms) | AugNet C=1, sleep preset (ms) | ratio |",
+        "| ---: | ---: | ---: |",
+        f"| {train['trunk_ms']:.1f} | {train['augnet_ms']:.1f} "
+        f"| {train['ratio']:.2f} |",
+        "",
+        f"### Inference, batch ({args.train_batch}, 6, 3000); trunk alone "
+        f"{trunk_ms:.1f} ms",
+        "",
+        "| C | AugNet (ms) | / trunk | / (trunk x C) |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for r in inference:
+        lines.append(
+            f"| {r['C']} | {r['ms']:.1f} | {r['ratio_to_trunk']:.2f} | "
+            f"{r['ratio_per_copy']:.2f} |"
+        )
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
