@@ -3,7 +3,9 @@
 ``Inv_T(f(x)) = (b - d(f(x), f(T x))) / b`` with ``d`` the cosine distance between
 pre-softmax outputs and ``b`` the mean cosine distance between the outputs of
 randomly paired inputs. 1 means ``T`` leaves the output unchanged; 0 means ``T``
-moves it as far as swapping the input for another one.
+moves it as far as swapping the input for another one. Outputs are centred over
+classes first, so that logits and log-probabilities (which differ by a constant per
+input) give the same score.
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ def invariance_score(
     finally:
         if was_training:
             model.train()
+    # Pre-softmax outputs are defined up to an additive constant (logits and
+    # log-probabilities give the same softmax); centring them over classes makes
+    # the cosine distance independent of that constant.
+    out = out - out.mean(dim=1, keepdim=True)
+    out_tr = out_tr - out_tr.mean(dim=1, keepdim=True)
     d = 1 - torch.nn.functional.cosine_similarity(out, out_tr, dim=1)
     # Pair each input with a different one: neighbours in a random order.
     order = torch.randperm(len(X), generator=generator)

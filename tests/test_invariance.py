@@ -40,3 +40,15 @@ def test_score_is_reproducible_and_needs_two_inputs():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="n_windows >= 2"):
         invariance_score(_Energy(), X[:1], noise)
+
+
+def test_logits_and_log_probabilities_give_the_same_score():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(200, 5))
+    X = torch.randn(20, 2, 100)
+    noise = GaussianNoise(1.0)
+    logits = invariance_score(net, X, noise, random_state=1)
+    log_proba = invariance_score(
+        lambda x: torch.log_softmax(net(x), -1), X, noise, random_state=1
+    )
+    np.testing.assert_allclose(logits, log_proba, rtol=1e-4, atol=1e-5)
