@@ -1,0 +1,245 @@
+"""Export learned augmentation layers as braindecode transforms.
+
+A learned :class:`augsleep.layers.AugmentationModule` is a stack of layers; at
+inference each layer draws one transform ``q`` with probability ``w_q`` and applies
+it at magnitude ``mu_q``. :func:`export_policy` turns every layer into a
+:class:`TransformChoice` (a braindecode ``Transform`` that does the same draw)
+over braindecode's own transforms, so that the learned invariances can be reused
+in ordinary training, e.g. with braindecode's ``AugmentedDataLoader`` or as the
+fixed ``augmentation`` of :class:`augsleep.AugNetClassifier`.
+
+Mapping of each learned transform (physical value ``v = mu * max_value``) to
+braindecode 1.8:
+
+========================  ========================================================
+learned transform          braindecode transform
+========================  ========================================================
+``time_reverse``           ``TimeReverse(probability=v)``
+``sign_flip``              ``SignFlip(probability=v)``
+``channels_symmetry``      ``ChannelsSymmetry(probability=v, ordered_ch_names)``
+``channels_shuffle``       ``ChannelsShuffle(probability=1, p_shuffle=v)``
+``channels_dropout``       ``ChannelsDropout(probability=1, p_drop=v)``
+``gaussian_noise``         ``GaussianNoise(probability=1, std=v * noise_scale)``
+``ft_surrogate``           ``FTSurrogate(probability=1, phase_noise_magnitude=v/2pi)``
+``frequency_shift``        ``FrequencyShift(probability=1, max_delta_freq=v)``
+``sensors_rotation_*``     ``SensorsRotation(probability=1, axis, max_degrees=v)``
+``smooth_time_mask``       ``SmoothTimeMask(probability=1, mask_len_samples=v/2)``
+``bandstop_filter``        ``BandstopFilter(probability=1, bandwidth=v/2)``
+========================  ========================================================
+
+Where braindecode draws its parameter within a range (frequency shift, FT
+surrogate phases, rotation angles), the learned range maps onto it exactly; the
+probability-valued transforms map their probability; the Gaussian noise keeps
+its standard deviation (times ``noise_scale``, the data's scale). The learned
+mask length and bandwidth are drawn uniformly in ``[0, v]`` per window, whereas
+braindecode uses one fixed value: the export uses the mean ``v / 2``, which keeps
+the average amount of signal removed. The bandstop filters also differ in kind
+(an FFT-domain band removal here, MNE's FIR notch in braindecode).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from braindecode.augmentation import (
+    BandstopFilter,
+    ChannelsDropout,
+    ChannelsShuffle,
+    ChannelsSymmetry,
+    FrequencyShift,
+    FTSurrogate,
+    GaussianNoise,
+    SensorsRotation,
+    SignFlip,
+    SmoothTimeMask,
+    TimeReverse,
+    Transform,
+)
+from sklearn.utils import check_random_state
+from torch import nn
+
+from augsleep.layers import AugmentationModule
+
+
+class TransformChoice(Transform):
+    """Apply to each example one transform drawn from a categorical distribution.
+
+    The braindecode counterpart of a learned :class:`augsleep.layers.AugLayer` at
+    inference: example ``i`` gets transform ``q ~ Categorical(weights)``.
+
+    Parameters
+    ----------
+    transforms : list of braindecode Transform
+        Candidate transforms.
+    weights : array-like, shape (n_transforms,)
+        Non-negative probabilities (normalised to sum to 1).
+    random_state : int | RandomState | None
+        Seed of the draws of ``q``.
+    """
+
+    def __init__(self, transforms, weights, random_state=None):
+        super().__init__(probability=1.0, random_state=random_state)
+        weights = np.asarray(weights, dtype=float)
+        if len(transforms) == 0 or weights.shape != (len(transforms),):
+            raise ValueError(
+                f"Need one weight per transform, got {len(transforms)} transforms "
+                f"and weights of shape {weights.shape}."
+            )
+        if (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"weights must be non-negative, not all 0: {weights}.")
+        self.transforms = nn.ModuleList(transforms)
+        self.weights = weights / weights.sum()
+
+    def forward(self, X, y=None):
+        """Transform a batch.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times) or (n_channels, n_times)
+            Batch (or a single example).
+        y : Tensor | None
+            Labels, returned unchanged.
+
+        Returns
+        -------
+        X_tr : Tensor
+            Transformed batch, same shape as ``X``.
+        y : Tensor
+            Only when ``y`` is given.
+        """
+        X = torch.as_tensor(X).float()
+        batch = X if X.ndim == 3 else X[None]
+        choice = self.rng.choice(len(self.transforms), size=len(batch), p=self.weights)
+        out = batch.clone()
+        for q, transform in enumerate(self.transforms):
+            idx = torch.as_tensor(np.flatnonzero(choice == q), device=X.device)
+            if len(idx):
+                out[idx] = transform(batch[idx]).to(out.dtype)
+        out = out.reshape_as(X)
+        return out if y is None else (out, y)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"weights={np.round(self.weights, 3).tolist()}"
+
+
+def _braindecode_transform(t, *, sfreq, ch_names, positions, noise_scale, seed):
+    """Braindecode transform equivalent to a learned transform (see module doc)."""
+    v = t.physical_magnitude()
+    rs = seed
+    name = t.name
+    if name == "time_reverse":
+        return TimeReverse(probability=min(v, 1.0), random_state=rs)
+    if name == "sign_flip":
+        return SignFlip(probability=min(v, 1.0), random_state=rs)
+    if name == "channels_symmetry":
+        from augsleep.transforms.sensors import electrode_label
+
+        return ChannelsSymmetry(
+            probability=min(v, 1.0),
+            ordered_ch_names=[electrode_label(c) for c in ch_names],
+            random_state=rs,
+        )
+    if name == "channels_shuffle":
+        return ChannelsShuffle(1.0, p_shuffle=min(v, 1.0), random_state=rs)
+    if name == "channels_dropout":
+        return ChannelsDropout(1.0, p_drop=min(v, 1.0), random_state=rs)
+    if name == "gaussian_noise":
+        return GaussianNoise(1.0, std=v * noise_scale, random_state=rs)
+    if name == "ft_surrogate":
+        return FTSurrogate(
+            1.0,
+            phase_noise_magnitude=min(v / (2 * math.pi), 1.0),
+            channel_indep=bool(getattr(t, "channel_indep", False)),
+            random_state=rs,
+        )
+    if name == "frequency_shift":
+        return FrequencyShift(1.0, sfreq=sfreq, max_delta_freq=v, random_state=rs)
+    if name.startswith("sensors_rotation"):
+        matrix = torch.as_tensor(np.asarray(positions, dtype=float).T)
+        return SensorsRotation(
+            1.0,
+            sensors_positions_matrix=matrix,
+            axis=getattr(t, "axis", name[-1]),
+            max_degrees=v,
+            random_state=rs,
+        )
+    if name == "smooth_time_mask":
+        return SmoothTimeMask(1.0, mask_len_samples=int(round(v / 2)), random_state=rs)
+    if name == "bandstop_filter":
+        import warnings
+
+        with warnings.catch_warnings():
+            # braindecode warns when max_freq falls back to Nyquist: intended.
+            warnings.simplefilter("ignore", UserWarning)
+            return BandstopFilter(
+                1.0,
+                sfreq=sfreq,
+                bandwidth=v / 2,
+                max_freq=getattr(t, "max_freq", None),
+                random_state=rs,
+            )
+    raise ValueError(f"No braindecode equivalent for transform {name!r}.")
+
+
+def export_policy(
+    augmentation: AugmentationModule,
+    *,
+    sfreq: float,
+    ch_names=None,
+    positions=None,
+    noise_scale: float = 1.0,
+    random_state=None,
+) -> list[Transform]:
+    """Convert learned augmentation layers into braindecode transforms.
+
+    Parameters
+    ----------
+    augmentation : AugmentationModule
+        Learned module (e.g. ``clf.module_.augmentation``).
+    sfreq : float
+        Sampling frequency in Hz (frequency shift, bandstop filter).
+    ch_names : list of str | None
+        Channel names (channels symmetry).
+    positions : array-like, shape (n_channels, 3) | None
+        Sensor positions (rotations).
+    noise_scale : float
+        Factor applied to the Gaussian-noise standard deviation: 1 keeps the
+        units the module was trained in; the data's standard deviation converts
+        to input units.
+    random_state : int | RandomState | None
+        Seed of the numpy generators of the returned transforms.
+
+    Returns
+    -------
+    transforms : list of TransformChoice
+        One per layer, to apply in sequence (braindecode's ``AugmentedDataLoader``
+        composes a list of transforms).
+    """
+    if not isinstance(augmentation, AugmentationModule):
+        raise TypeError(
+            "augmentation must be an AugmentationModule, got "
+            f"{type(augmentation).__name__}."
+        )
+    rng = check_random_state(random_state)
+
+    def seed():
+        return int(rng.randint(np.iinfo(np.int32).max))
+
+    policy = []
+    for layer in augmentation.layers:
+        weights = layer.weights.detach().cpu().numpy().astype(float)
+        transforms = [
+            _braindecode_transform(
+                t,
+                sfreq=sfreq,
+                ch_names=ch_names,
+                positions=positions,
+                noise_scale=noise_scale,
+                seed=seed(),
+            )
+            for t in layer.transforms
+        ]
+        policy.append(TransformChoice(transforms, weights, random_state=seed()))
+    return policy

@@ -1,0 +1,99 @@
+"""Speed of AugNetClassifier: training epoch and prediction cost of augmentation.
+
+Reports (issue 4, section 6):
+
+- time of one training epoch of AugNet (C = 1, the sleep preset) divided by the
+  no-augmentation baseline's on the same data (target: at most 1.5);
+- predict time with C = 20 copies divided by C = 1.
+
+Usage::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_estimator_speed.py \
+        --n-windows 2000 --epochs 3
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from augsleep.estimator import AugNetClassifier
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sleep-edf-5s"
+
+
+def load_windows(n_windows):
+    """First windows of the first nights of sleep-edf-5s, else random data."""
+    files = sorted(DATA.glob("*.npz"))
+    if not files:
+        rng = np.random.RandomState(0)
+        X = 30 * rng.randn(n_windows, 1, 500).astype(np.float32)
+        return X, rng.randint(5, size=n_windows), "random (1 x 500 @ 100 Hz)"
+    Xs, ys = [], []
+    for f in files:
+        with np.load(f) as d:  # no allow_pickle: x, y, fs load without it
+            Xs.append(d["x"].transpose(0, 2, 1))
+            ys.append(d["y"])
+        if sum(map(len, Xs)) >= n_windows:
+            break
+    X = np.concatenate(Xs)[:n_windows].astype(np.float32)
+    return X, np.concatenate(ys)[:n_windows], "sleep-edf-5s (1 x 500 @ 100 Hz)"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n-windows", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    X, y, source = load_windows(args.n_windows)
+    print(f"data: {source}, {len(X)} windows, torch threads {torch.get_num_threads()}")
+
+    common = dict(
+        sfreq=100.0,
+        max_epochs=args.epochs,
+        validation_fraction=None,
+        random_state=0,
+        device="cpu",
+    )
+    epoch_s, fitted = {}, {}
+    for name, aug in (("baseline", None), ("augnet", "sleep")):
+        clf = AugNetClassifier(aug, **common).fit(X, y)
+        # The first epoch includes warm-up; report the median of the others.
+        dur = clf.history_.dur_s.to_numpy()
+        epoch_s[name] = float(np.median(dur[1:] if len(dur) > 1 else dur))
+        fitted[name] = clf
+        print(f"{name}: epoch times {np.round(dur, 2).tolist()} s")
+    ratio = epoch_s["augnet"] / epoch_s["baseline"]
+    print(
+        f"training epoch: augnet {epoch_s['augnet']:.2f} s / baseline "
+        f"{epoch_s['baseline']:.2f} s = {ratio:.2f} (target <= 1.5)"
+    )
+
+    clf = fitted["augnet"]
+    pred_s = {}
+    for c in (1, 20):
+        clf.set_params(n_copies_eval=c)
+        clf.module_.n_copies_eval = c
+        clf.predict_proba(X[:256])  # warm-up
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            clf.predict_proba(X)
+            times.append(time.perf_counter() - start)
+        pred_s[c] = float(np.median(times))
+    start = time.perf_counter()
+    fitted["baseline"].predict_proba(X)
+    base_pred = time.perf_counter() - start
+    print(
+        f"predict {len(X)} windows: C=20 {pred_s[20]:.2f} s / C=1 {pred_s[1]:.2f} s "
+        f"= {pred_s[20] / pred_s[1]:.1f} (trunk alone: {base_pred:.2f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,446 @@
+"""Tests of AugNetClassifier: scikit-learn contract, ecosystem, bad input, I/O."""
+
+import logging
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch import nn
+
+from augsleep.estimator import AugNetClassifier
+from augsleep.layers import AugmentationModule
+
+SFREQ = 100.0
+
+
+class _Tiny(nn.Module):
+    def __init__(self, n_chans, n_times, n_classes):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(n_chans * n_times, 16),
+            nn.ReLU(),
+            nn.Linear(16, n_classes),
+        )
+
+    def forward(self, X):
+        return self.net(X)
+
+
+class TinyTrunk:
+    """Trunk factory with a stable repr (pytest-xdist needs identical test ids)."""
+
+    def __call__(self, n_chans, sfreq, n_times, n_classes):
+        return _Tiny(n_chans, n_times, n_classes)
+
+    def __repr__(self):
+        return "TinyTrunk()"
+
+
+def double(X):
+    return 2.0 * X
+
+
+def make_data(n_windows=48, n_chans=1, n_times=300, n_classes=3, seed=0):
+    """Sines whose frequency gives the class, plus noise, in microvolt scale."""
+    rng = np.random.RandomState(seed)
+    y = np.arange(n_windows) % n_classes
+    t = np.arange(n_times) / SFREQ
+    freqs = 2.0 + 3.0 * y
+    phase = rng.uniform(0, 2 * np.pi, size=(n_windows, 1, 1))
+    X = np.sin(2 * np.pi * freqs[:, None, None] * t + phase)
+    X = 30 * (X + 0.5 * rng.randn(n_windows, n_chans, n_times))
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # pytest -n 2 on 2 cores: one torch thread per worker avoids oversubscription.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+FAST = dict(
+    trunk=TinyTrunk(),
+    sfreq=SFREQ,
+    max_epochs=8,
+    batch_size=32,
+    lr=1e-2,
+    betas=(0.9, 0.999),
+    validation_fraction=None,
+    random_state=0,
+    device="cpu",
+)
+
+# Averaging C randomly augmented copies is a Monte-Carlo estimate: the draws a
+# window gets depend on its position in the batch, so predictions on a subset or
+# on shuffled rows differ slightly (they are reproducible for the same X). The
+# baseline (augmentation=None) is deterministic and passes every check.
+_MONTE_CARLO = (
+    "AugNet averages n_copies_eval random augmentations; a window's draws depend "
+    "on its batch, so predictions vary slightly with the batch composition."
+)
+
+
+def _expected_failed_checks(estimator):
+    if estimator.augmentation is None:
+        return {}
+    return {
+        "check_methods_subset_invariance": _MONTE_CARLO,
+        "check_methods_sample_order_invariance": _MONTE_CARLO,
+    }
+
+
+@parametrize_with_checks(
+    [
+        AugNetClassifier(None, **FAST),
+        AugNetClassifier([["gaussian_noise"]], lam=0.1, n_copies_eval=4, **FAST),
+    ],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_checks(estimator, check):
+    # sklearn feeds 2-D arrays: read as single-channel windows (n_windows, n_times).
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    """Default estimator (Chambon trunk, sleep preset), 2 epochs."""
+    X, y = data
+    clf = AugNetClassifier(
+        sfreq=SFREQ, max_epochs=2, n_copies_eval=4, random_state=0, device="cpu"
+    )
+    return clf.fit(X, y)
+
+
+def test_fit_predict_attributes(fitted, data):
+    X, y = data
+    clf = fitted
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(1)])
+    assert clf.score(X, y) == balanced_accuracy_score(y, clf.predict(X))
+    assert (clf.n_chans_in_, clf.n_times_in_, clf.sfreq_) == (1, 300, SFREQ)
+    assert type(clf.module_.trunk).__name__ == "SleepStagerChambon2018"
+    # One channel: no sensor layer, two time-frequency layers.
+    assert len(clf.module_.augmentation.layers) == 2
+    hist = clf.history_
+    assert len(hist) == clf.n_epochs_ == 2
+    for col in ("train_loss", "valid_balanced_accuracy", "dur_s", "lam"):
+        assert col in hist
+    assert "weight/0/frequency_shift" in hist and "magnitude/1/ft_surrogate" in hist
+    aug = clf.learned_augmentations_
+    assert list(aug.columns) == [
+        "layer",
+        "transform",
+        "weight",
+        "magnitude",
+        "physical_value",
+        "unit",
+    ]
+    assert len(aug) == 12
+    row = aug[aug["transform"] == "frequency_shift"].iloc[0]
+    assert row.unit == "Hz"
+    assert row.physical_value == pytest.approx(5.0 * row.magnitude)
+
+
+def test_paper_defaults():
+    clf = AugNetClassifier()
+    assert clf.lam == 10
+    assert (clf.n_copies_train, clf.n_copies_eval) == (1, 20)
+    assert (clf.lr, clf.batch_size, clf.max_epochs, clf.patience) == (
+        1e-3,
+        16,
+        300,
+        30,
+    )
+    assert tuple(clf.betas) == (0.0, 0.999)
+    assert clf.class_weight == "balanced"
+    assert clf.augmentation == "sleep"
+
+
+def test_string_labels_and_baseline(data):
+    X, y = data
+    labels = np.array(["W", "N1", "N2"])[y]
+    clf = AugNetClassifier(
+        None, sfreq=SFREQ, max_epochs=1, random_state=0, device="cpu"
+    ).fit(X, labels)
+    assert list(clf.classes_) == ["N1", "N2", "W"]
+    assert set(clf.predict(X)) <= set(labels)
+    assert clf.learned_augmentations_.empty
+    assert clf.module_.augmentation is None
+    with pytest.raises(ValueError, match="no learnable augmentation"):
+        clf.export_policy()
+
+
+def test_deterministic(data):
+    X, y = data
+    params = dict(sfreq=SFREQ, max_epochs=2, n_copies_eval=3, device="cpu")
+    p1 = AugNetClassifier(random_state=1, **params).fit(X, y).predict_proba(X)
+    p2 = AugNetClassifier(random_state=1, **params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    p3 = AugNetClassifier(random_state=2, **params).fit(X, y).predict_proba(X)
+    assert not np.array_equal(p1, p3)
+
+
+def test_early_stopping_restores_best(data):
+    X, y = data
+    X_val, y_val = make_data(24, seed=1)
+    clf = AugNetClassifier(
+        None,
+        trunk=TinyTrunk(),
+        sfreq=SFREQ,
+        max_epochs=40,
+        patience=2,
+        lr=1e-2,
+        random_state=0,
+        device="cpu",
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    scores = clf.history_.valid_balanced_accuracy.to_numpy()
+    assert clf.n_epochs_ < 40  # stopped early
+    assert clf.n_epochs_ - 1 - clf.best_epoch_ == 2
+    assert scores[clf.best_epoch_] == scores.max() == clf.best_valid_score_
+    # Baseline predictions are deterministic: the kept weights give the best score.
+    assert clf.score(X_val, y_val) == pytest.approx(clf.best_valid_score_)
+
+
+def test_group_validation_split(data, caplog):
+    X, y = data
+    groups = np.repeat(np.arange(6), 8)
+    clf = AugNetClassifier(
+        None, trunk=TinyTrunk(), sfreq=SFREQ, max_epochs=2, random_state=0
+    )
+    with caplog.at_level(logging.INFO, logger="augsleep.estimator"):
+        clf.fit(X, y, groups=groups)
+    assert "by window" not in caplog.text
+    assert np.isfinite(clf.history_.valid_balanced_accuracy).all()
+    with pytest.raises(ValueError, match="at least 2 distinct groups"):
+        clf.fit(X, y, groups=np.zeros(len(y)))
+
+
+def test_sensor_layer_logged(data, caplog):
+    X, y = data
+    with caplog.at_level(logging.INFO, logger="augsleep.estimator"):
+        AugNetClassifier(
+            trunk=TinyTrunk(), sfreq=SFREQ, max_epochs=1, validation_fraction=None
+        ).fit(X, y)
+    assert "without its sensor layer" in caplog.text and "single channel" in caplog.text
+
+
+def test_mne_epochs_in_microvolts():
+    mne = pytest.importorskip("mne")
+    X, y = make_data(24, n_chans=2)
+    info = mne.create_info(["C3", "C4"], SFREQ, "eeg")
+    epochs = mne.EpochsArray(X * 1e-6, info, verbose=False)  # stored in volts
+    epochs.set_montage("standard_1020", verbose=False)
+    params = dict(
+        trunk=TinyTrunk(),
+        max_epochs=1,
+        n_copies_eval=2,
+        validation_fraction=None,
+        random_state=0,
+    )
+    clf = AugNetClassifier(**params).fit(epochs, y)
+    assert clf.sfreq_ == SFREQ and clf.ch_names_ == ["C3", "C4"]
+    assert len(clf.module_.augmentation.layers) == 3  # sensor layer included
+    # Same model as the microvolt array with the same context.
+    ref = AugNetClassifier(
+        sfreq=SFREQ, ch_names=["C3", "C4"], positions=clf.positions_, **params
+    ).fit(epochs.get_data(units="uV"), y)
+    np.testing.assert_allclose(clf.scale_std_, ref.scale_std_)
+    np.testing.assert_allclose(
+        clf.predict_proba(epochs), ref.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="differs from the Epochs"):
+        AugNetClassifier(sfreq=50.0, **params).fit(epochs, y)
+
+
+def test_clone_gridsearch_crossvalidate_pipeline(data):
+    X, y = data
+    clf = AugNetClassifier(
+        [["gaussian_noise", "frequency_shift"]],
+        n_copies_eval=2,
+        **{**FAST, "max_epochs": 2},
+    )
+    cl = clone(clf)
+    assert cl.get_params()["augmentation"] == clf.augmentation
+    grid = GridSearchCV(
+        clf, {"lam": [0.1, 10.0], "n_copies_eval": [1, 3]}, cv=2, n_jobs=1
+    ).fit(X, y)
+    assert set(grid.best_params_) == {"lam", "n_copies_eval"}
+    groups = np.repeat(np.arange(4), 12)  # e.g. subjects
+    res = cross_validate(clf, X, y, groups=groups, cv=GroupKFold(n_splits=2))
+    assert res["test_score"].shape == (2,)
+    pipe = make_pipeline(FunctionTransformer(double), clf).fit(X, y)
+    assert pipe.predict(X).shape == (len(X),)
+    assert 0 <= pipe.score(X, y) <= 1
+
+
+def test_bad_input(data):
+    X, y = data
+    clf = AugNetClassifier(None, **{**FAST, "max_epochs": 1})
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    X_nan = X.copy()
+    X_nan[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.fit(X_nan, y)
+    X_inf = X.copy()
+    X_inf[1, 0, 5] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        clf.fit(X_inf, y)
+    with pytest.raises(ValueError, match="dimensions"):
+        clf.fit(X[..., None], y)
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        clf.fit(X[:, 0, 0], y)
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(X, np.zeros_like(y))
+    with pytest.raises(ValueError, match="sfreq is required"):
+        clone(clf).set_params(sfreq=None).fit(X, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(X, y + 0.5)
+
+    clf.fit(X, y)
+    X2 = np.concatenate([X, X], axis=1)
+    with pytest.raises(ValueError, match="expecting 1 features"):
+        clf.predict(X2)  # channels
+    with pytest.raises(ValueError, match=r"\(1, 200\)"):
+        clf.predict(X[..., :200])  # window length
+    with pytest.raises(ValueError, match="dimensions"):
+        clf.predict(X[:, 0])  # 2-D after a 3-D fit
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(np.full_like(X, np.nan))
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.predict(X[:0])
+    with pytest.raises(ValueError, match="validation_fraction"):
+        clone(clf).set_params(validation_fraction=2.0).fit(X, y)
+    with pytest.raises(TypeError, match="augmentation must be"):
+        clone(clf).set_params(augmentation=[3]).fit(X, y)
+
+
+def test_pickle_joblib_save_load(fitted, data, tmp_path):
+    X, _ = data
+    proba = fitted.predict_proba(X)
+    for restored in (
+        pickle.loads(pickle.dumps(fitted)),
+        joblib.load(joblib.dump(fitted, tmp_path / "m.joblib")[0]),
+    ):
+        np.testing.assert_array_equal(restored.predict_proba(X), proba)
+    path = tmp_path / "model.pt"
+    fitted.save(path)
+    # Plain parameters: readable without unpickling code.
+    torch.load(path, weights_only=True)
+    loaded = AugNetClassifier.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    assert loaded.get_params() == fitted.get_params()
+    assert loaded.history_.equals(fitted.history_)
+    assert loaded.learned_augmentations_.equals(fitted.learned_augmentations_)
+
+
+def test_save_custom_objects_needs_trust(data, tmp_path):
+    X, y = data
+    clf = AugNetClassifier(None, **{**FAST, "max_epochs": 1}).fit(X, y)
+    path = tmp_path / "custom.pt"
+    clf.save(path)
+    with pytest.raises(ValueError, match="trusted=True"):
+        AugNetClassifier.load(path)
+    loaded = AugNetClassifier.load(path, trusted=True)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_invariance_score(fitted, data):
+    X, _ = data
+    scores = fitted.invariance_score(X, "frequency_shift", 0.5, random_state=0)
+    assert scores.shape == (len(X),) and np.isfinite(scores).all()
+    again = fitted.invariance_score(X, "frequency_shift", 0.5, random_state=0)
+    np.testing.assert_array_equal(scores, again)
+    ident = fitted.invariance_score(X, lambda Xb: Xb, random_state=0)
+    assert np.median(ident) > 0.5
+
+
+def test_export_policy(fitted, data):
+    from braindecode.augmentation import AugmentedDataLoader
+
+    from augsleep.policy import TransformChoice
+
+    X, y = data
+    policy = fitted.export_policy(random_state=0)
+    assert len(policy) == 2 and all(isinstance(p, TransformChoice) for p in policy)
+    names = [type(t).__name__ for t in policy[0].transforms]
+    assert names == [
+        "TimeReverse",
+        "GaussianNoise",
+        "SmoothTimeMask",
+        "FTSurrogate",
+        "FrequencyShift",
+        "BandstopFilter",
+    ]
+    aug = fitted.learned_augmentations_
+    np.testing.assert_allclose(policy[0].weights, aug[aug.layer == 0].weight, 1e-5)
+    shift = policy[0].transforms[4]
+    mag = aug[(aug.layer == 0) & (aug["transform"] == "frequency_shift")].iloc[0]
+    assert shift.max_delta_freq == pytest.approx(mag.physical_value)
+    noise_in = fitted.export_policy(units="input")[0].transforms[1]
+    assert noise_in.std == pytest.approx(
+        policy[0].transforms[1].std * fitted.scale_std_.mean()
+    )
+    # Usable by braindecode's loader ...
+    dataset = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    loader = AugmentedDataLoader(dataset, transforms=policy, batch_size=16)
+    xb, yb = next(iter(loader))
+    assert xb.shape == (16, 1, 300) and torch.isfinite(xb).all()
+    # ... and as the fixed augmentation of the estimator (reseeded, deterministic).
+    params = dict(trunk=TinyTrunk(), sfreq=SFREQ, max_epochs=2, random_state=0)
+    p1 = AugNetClassifier(policy, **params).fit(X, y).predict_proba(X)
+    p2 = AugNetClassifier(policy, **params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+
+
+def test_custom_augmentation_module_and_class_weight(data):
+    X, y = data
+    module = AugmentationModule.from_names(
+        [["time_reverse", "sign_flip"]], sfreq=SFREQ, magnitude=0.5
+    )
+    clf = AugNetClassifier(
+        module,
+        class_weight={0: 2.0, 1: 1.0, 2: 1.0},
+        **{**FAST, "max_epochs": 1},
+    ).fit(X, y)
+    assert clf.module_.augmentation is not module  # copied, not trained in place
+    assert float(module.layers[0].transforms[0].magnitude) == 0.5
+    with pytest.raises(ValueError, match="class_weight has labels"):
+        clone(clf).set_params(class_weight={7: 1.0}).fit(X, y)
+    w = clf._class_weights(np.array([0, 0, 0, 1, 2, 2]))
+    assert w is not None
+    balanced = clone(clf).set_params(class_weight="balanced")
+    balanced.classes_ = clf.classes_
+    np.testing.assert_allclose(
+        balanced._class_weights(np.array([0, 0, 0, 1, 2, 2])), [2 / 3, 2, 1]
+    )
+
+
+def test_verbose_progress_bar(data, capsys):
+    X, y = data
+    AugNetClassifier(None, verbose=1, **{**FAST, "max_epochs": 2}).fit(X, y)
+    assert "AugNet" in capsys.readouterr().err
