@@ -84,8 +84,8 @@ def train_sinusoid_model(
     model : AugNet
         The trained model.
     history : list of dict
-        Per epoch: ``epoch``, ``loss``, ``ce``, ``reg``, and the layer's weights
-        and magnitudes by transform name.
+        Per epoch: ``epoch``, ``loss``, ``ce``, ``reg``, and the weights and
+        magnitudes (see :meth:`AugmentationModule.state_record`).
     """
     torch.manual_seed(random_state)
     generator = make_generator(random_state)
@@ -114,9 +114,7 @@ def train_sinusoid_model(
         )
         record = {"epoch": epoch, **metrics}
         if augmentation is not None:
-            for row in augmentation.summary().itertuples():
-                record[f"weight/{row.transform}"] = row.weight
-                record[f"magnitude/{row.transform}"] = row.magnitude
+            record |= augmentation.state_record()
         history.append(record)
         if progress is not None:
             progress.update()

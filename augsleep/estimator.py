@@ -690,15 +690,9 @@ braindecode Transform | list of braindecode Transform
         return torch.optim.Adam(groups, lr=self.lr, betas=tuple(self.betas))
 
     def _aug_record(self) -> dict:
-        record = {}
         if self.module_.augmentation is None:
-            return record
-        for i, layer in enumerate(self.module_.augmentation.layers):
-            weights = layer.weights.detach().cpu().numpy()
-            for w, t in zip(weights, layer.transforms, strict=True):
-                record[f"weight/{i}/{t.name}"] = float(w)
-                record[f"magnitude/{i}/{t.name}"] = float(t.magnitude.detach())
-        return record
+            return {}
+        return self.module_.augmentation.state_record()
 
     def _train(self, X_tr, y_tr, X_va, y_va, y_tr_enc, seed_train, seed_valid):
         from tqdm.auto import tqdm

@@ -275,6 +275,20 @@ class AugmentationModule(nn.Module):
                 )
         return pd.DataFrame(rows)
 
+    def state_record(self) -> dict[str, float]:
+        """Return the weights and magnitudes as a flat record (one history row).
+
+        Returns
+        -------
+        record : dict
+            ``{"weight/<layer>/<transform>": w, "magnitude/<layer>/<transform>": mu}``.
+        """
+        record = {}
+        for row in self.summary().itertuples():
+            record[f"weight/{row.layer}/{row.transform}"] = row.weight
+            record[f"magnitude/{row.layer}/{row.transform}"] = row.magnitude
+        return record
+
     def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Augment a batch through every layer.
 

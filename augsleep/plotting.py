@@ -17,7 +17,7 @@ def plot_augmentation_history(histories: dict[str, list[dict]]):
     ----------
     histories : dict of str to list of dict
         Per run name, the per-epoch records with ``epoch`` and
-        ``weight/<transform>``, ``magnitude/<transform>`` entries.
+        ``weight/<layer>/<transform>``, ``magnitude/<layer>/<transform>`` entries.
 
     Returns
     -------
@@ -33,7 +33,8 @@ def plot_augmentation_history(histories: dict[str, list[dict]]):
             ax = axes[row, col]
             for column in frame.columns:
                 if column.startswith(f"{kind}/"):
-                    ax.plot(frame.index, frame[column], label=column.split("/", 1)[1])
+                    layer, name = column.split("/")[1:]
+                    ax.plot(frame.index, frame[column], label=f"{name} (layer {layer})")
             ax.set_ylim(-0.03, 1.03)
             ax.set_ylabel(kind)
             ax.grid(alpha=0.3)
