@@ -1,4 +1,4 @@
-"""augsleep: sleep staging with learnable differentiable augmentation layers (AugNet)."""
+"""augsleep: sleep staging with learnable, differentiable augmentation (AugNet)."""
 
 from augsleep.estimator import AugNetClassifier
 
