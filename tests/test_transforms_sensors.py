@@ -1,6 +1,7 @@
 """Tests of the differentiable sensor transforms (augsleep.transforms.sensors)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -417,8 +418,118 @@ def test_g_difference_recurrence_matches_direct():
     rot = torch.tensor(rotation_matrix("z", 0.4))
     direct = calc_g((unit @ rot.T) @ unit.T) - calc_g(cos0)
     torch.testing.assert_close(
-        interp.delta(theta)[0], direct @ interp.weights, rtol=1e-9, atol=1e-12
+        interp.delta_exact(theta)[0], direct @ interp.weights, rtol=1e-9, atol=1e-12
     )
+
+
+POS_19 = standard_positions(
+    "Fp1 Fp2 F7 F3 Fz F4 F8 T7 C3 Cz C4 T8 P7 P3 Pz P4 P8 O1 O2".split()
+)
+
+
+def _per_angle_derivative(fn, angles):
+    """``d fn(angles)[b] / d angles[b]`` (forward mode), shape (n_windows, n, n)."""
+    with warnings.catch_warnings():
+        # torch's forward-AD decompositions call the deprecated torch.jit.script.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.func.jvp(fn, (angles,), (torch.ones_like(angles),))[1]
+
+
+@pytest.mark.parametrize("axis", ["x", "y", "z"])
+@pytest.mark.parametrize("positions", [POS, POS_19], ids=["6ch", "19ch"])
+def test_rotation_table_matches_exact_recurrence(axis, positions):
+    # The cubic Hermite table (default 0.2 degree grid) against the exact
+    # recurrence, over random angles of the +-30 degree range: measured max errors
+    # ~8e-12 (6 sensors) and ~4e-11 (19) for W, 7e-9 and 3e-8 for dW/dtheta.
+    t = SensorsRotation(1.0, positions=positions, axis=axis)
+    interp = t.interpolator
+    max_angle = math.radians(t.max_value)
+    theta = (
+        torch.rand(500, generator=_gen(2), dtype=torch.float64) * 2 - 1
+    ) * max_angle
+    theta = torch.cat([theta, torch.tensor([max_angle, -max_angle, 1e-9, -1e-9])])
+    exact = interp.delta_exact(theta)
+    torch.testing.assert_close(interp.delta(theta), exact, rtol=0, atol=1e-10)
+    # dW/dtheta: the closed form used to build the table matches autograd through
+    # the exact recurrence, and the interpolant's derivative matches the closed form.
+    _, slope_exact = interp._exact_values_and_derivatives(theta)
+    weights = torch.randn(exact[:5].shape, generator=_gen(4), dtype=torch.float64)
+    angles = theta[:5].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad((interp.delta_exact(angles) * weights).sum(), angles)
+    torch.testing.assert_close(
+        grad, (slope_exact[:5] * weights).sum((1, 2)), rtol=1e-10, atol=1e-12
+    )
+    slope = _per_angle_derivative(interp.delta, theta)
+    torch.testing.assert_close(slope, slope_exact, rtol=0, atol=1e-7)
+    # Rows sum to one (rows of W - I to zero) everywhere, not only at the nodes.
+    torch.testing.assert_close(
+        interp.delta(theta).sum(-1),
+        torch.zeros(len(theta), positions.shape[0]).double(),
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_rotation_table_nodes_exact_and_c1():
+    interp = SensorsZRotation(1.0, positions=POS).interpolator
+    step = interp._step
+    assert step <= math.radians(0.2) + 1e-15
+    # At a node the Hermite basis is (1, 0, 0, 0): an angle that lands on a grid
+    # position (theta / step integer) gets the tabulated value exactly, the others
+    # within rounding; the node at 0 is exactly 0 (W(0) = I).
+    k = torch.arange(-interp._n_half - 1, interp._n_half + 2, dtype=torch.float64)
+    nodes = k * step
+    on_grid = nodes / step == k
+    assert on_grid.float().mean() > 0.5
+    assert torch.equal(interp.delta(nodes[on_grid]), interp.table[on_grid, 0])
+    torch.testing.assert_close(
+        interp.delta(nodes), interp.table[:, 0], rtol=0, atol=1e-15
+    )
+    assert torch.equal(
+        interp.table[interp._n_half + 1, 0], torch.zeros(N_CH, N_CH).double()
+    )
+    assert torch.equal(
+        interp.delta(torch.zeros(4)), torch.zeros(4, N_CH, N_CH).double()
+    )
+    # C1: the derivative just left and right of a node agrees (continuous gradient).
+    node = nodes[interp._n_half + 7].item()
+    around = torch.tensor([node - 1e-12, node, node + 1e-12], dtype=torch.float64)
+    slope = _per_angle_derivative(interp.delta, around)
+    torch.testing.assert_close(slope[0], slope[1], rtol=0, atol=1e-8)
+    torch.testing.assert_close(slope[2], slope[1], rtol=0, atol=1e-8)
+    # The tabulated derivative is the exact one.
+    exact = interp._exact_values_and_derivatives(around[1:2])[1][0]
+    torch.testing.assert_close(slope[1], exact, rtol=0, atol=1e-10)
+
+
+def test_rotation_table_range():
+    t = SensorsZRotation(0.5, positions=POS, max_value=20.0)
+    interp = t.interpolator
+    assert interp.max_angle == pytest.approx(math.radians(20.0))
+    X = _batch(n_windows=3)
+    # The edge of the range in float32 (rounding may overshoot it) is covered.
+    edge = torch.tensor([20.0, -20.0, 0.0])
+    assert torch.isfinite(t.apply(X, edge)).all()
+    # Beyond the table (max_angle + one grid step): a clear error, never
+    # extrapolation; non-finite angles too.
+    for bad in (21.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="lookup table range"):
+            t.apply(X, torch.tensor([0.0, bad, 1.0]))
+    with pytest.raises(ValueError, match="lookup table range"):
+        interp.matrix(torch.tensor([interp.table_bound * 1.001], dtype=torch.float64))
+    # Changing max_value after construction rebuilds the table at the next call.
+    t.max_value = 40.0
+    angles = torch.tensor([35.0, -39.0, 40.0], dtype=torch.float64)
+    out = t.double().apply(X.double(), angles)
+    assert interp.max_angle == pytest.approx(math.radians(40.0))
+    delta = interp.delta_exact(angles * (math.pi / 180))
+    ref = X.double() + torch.einsum("bij,bjt->bit", delta, X.double())
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-9)
+    # Sampled angles always fit the table.
+    t.max_value = 10.0
+    t._magnitude.data.fill_(1.0)
+    assert torch.isfinite(t(_batch(n_windows=64), _gen())).all()
+    assert interp.max_angle == pytest.approx(math.radians(10.0))
 
 
 def test_rotation_errors():
