@@ -62,8 +62,14 @@ class AugLayer(nn.Module):
     sum of transformed signals is not itself a plausible signal, while draws from
     the mixture are, and the ``C`` copies that :class:`augsleep.models.AugNet`
     averages then estimate the expectation ``E_q[f(T_q x)]`` the layer stands for.
-    Each transform runs only on the examples that drew it, so evaluation costs one
-    transform pass per layer instead of ``Q``.
+    The draws use systematic sampling: the number of examples of each transform
+    is multinomial, and transform ``q`` takes the next ``n_q`` rows of the batch
+    in a cyclic order that starts at a uniformly random row. Every example gets
+    ``T_q`` with probability exactly ``w_q``; each transform runs on contiguous
+    slices of the batch (no gather or scatter), so evaluation costs one transform
+    pass per layer instead of ``Q``. As the C copies of a window sit ``n_windows``
+    rows apart, they are spread over the transforms in proportion to ``w``
+    (stratified), which lowers the variance of the average.
     """
 
     def __init__(
@@ -138,24 +144,22 @@ class AugLayer(nn.Module):
             for w, transform in zip(weights, self.transforms, strict=True):
                 out = out + w * transform(X, generator)
             return out
+        n = len(X)
         device = generator.device if generator is not None else X.device
-        choice = torch.multinomial(
-            weights.detach().to(device), len(X), replacement=True, generator=generator
-        ).to(X.device)
-        # Group the examples by drawn transform (one gather), transform each
-        # contiguous group, then restore the order (one more gather): cheaper than
-        # a masked read and a scattered write per transform.
-        order = torch.argsort(choice, stable=True)
-        counts = torch.bincount(choice, minlength=len(self.transforms)).tolist()
-        groups = torch.split(X[order], counts)
-        out = torch.cat(
-            [
-                transform(group, generator)
-                for transform, group in zip(self.transforms, groups, strict=True)
-                if len(group)
-            ]
+        draws = torch.multinomial(
+            weights.detach().to(device), n, replacement=True, generator=generator
         )
-        return out[torch.argsort(order)]
+        counts = torch.bincount(draws, minlength=len(self.transforms)).tolist()
+        start = int(torch.randint(n, (1,), generator=generator, device=device))
+        # Transform q takes the next counts[q] rows after `start`, cyclically.
+        out = torch.empty_like(X)
+        for transform, count in zip(self.transforms, counts, strict=True):
+            stop = start + count
+            for a, b in ((start, min(stop, n)), (0, max(stop - n, 0))):
+                if b > a:
+                    out[a:b] = transform(X[a:b], generator)
+            start = stop % n
+        return out
 
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
         return f"temperature={self.temperature:g}"

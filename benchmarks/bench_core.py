@@ -36,20 +36,25 @@ CHANNELS = ["C3", "C4", "F3", "F4", "O1", "O2"]
 SFREQ = 100.0
 
 
-def timeit(fn, repeats: int, device: str) -> float:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs after 2 warm-ups."""
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def timeit(fns: dict, repeats: int, device: str) -> dict:
+    """Median wall-clock seconds of each function, measured interleaved.
+
+    The functions run in turn, ``repeats`` rounds after 2 warm-up rounds, so that a
+    change in the machine's load affects all of them alike and their ratios stay
+    meaningful on a shared machine.
+    """
+    times = {name: [] for name in fns}
+    for round_ in range(repeats + 2):
+        for name, fn in fns.items():
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if round_ >= 2:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def braindecode_ops(X, positions):
@@ -120,9 +125,10 @@ def bench_transforms(device, repeats, batch_size):
         def ours(t=t, X_grad=X_grad):
             (t(X_grad, g) * W).sum().backward()
 
-        t_ours = timeit(ours, repeats, device)
-        row = {"transform": name, "ours_ms": 1e3 * t_ours}
-        if name in reference:
+        row = {"transform": name}
+        if name not in reference:
+            row["ours_ms"] = 1e3 * timeit({"ours": ours}, repeats, device)["ours"]
+        else:
             op, differentiable = reference[name]
 
             def theirs(op=op, differentiable=differentiable):
@@ -131,8 +137,10 @@ def bench_transforms(device, repeats, batch_size):
                 else:
                     op(X)
 
-            t_bd = timeit(theirs, repeats, device)
+            t = timeit({"ours": ours, "theirs": theirs}, repeats, device)
+            t_ours, t_bd = t["ours"], t["theirs"]
             row |= {
+                "ours_ms": 1e3 * t_ours,
                 "braindecode_ms": 1e3 * t_bd,
                 "braindecode_timed": "fwd+bwd" if differentiable else "fwd only",
                 "ratio": t_ours / t_bd,
@@ -160,7 +168,7 @@ def bench_augnet(device, repeats, batch_size):
         model = AugNet(trunk, aug, n_copies_train=1).to(device)
         return model, torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    results = {}
+    steps = {}
     for label, augment in (("trunk", False), ("augnet", True)):
         model, opt = build(augment)
         model.train()
@@ -172,17 +180,22 @@ def bench_augnet(device, repeats, batch_size):
             opt.step()
             model.clamp_magnitudes_()
 
-        results[label] = timeit(step, repeats, device)
+        steps[label] = step
+    results = timeit(steps, repeats, device)
     train = {"trunk_ms": 1e3 * results["trunk"], "augnet_ms": 1e3 * results["augnet"]}
     train["ratio"] = results["augnet"] / results["trunk"]
 
     model, _ = build(True)
     model.eval()
     inference = []
+    copies = (1, 4, 10, 20)
     with torch.no_grad():
-        t_trunk = timeit(lambda: model.trunk(X), repeats, device)
-        for c in (1, 4, 10, 20):
-            t_c = timeit(lambda c=c: model(X, g, n_copies=c), repeats, device)
+        fns = {"trunk": lambda: model.trunk(X)}
+        fns |= {c: (lambda c=c: model(X, g, n_copies=c)) for c in copies}
+        t = timeit(fns, repeats, device)
+        t_trunk = t["trunk"]
+        for c in copies:
+            t_c = t[c]
             inference.append(
                 {
                     "C": c,

@@ -154,3 +154,21 @@ def test_full_sleep_preset_trains_and_evaluates_on_six_channels():
     with torch.no_grad():
         out_eval = module.eval()(X, torch.Generator().manual_seed(1))
     assert out_eval.shape == X.shape and torch.isfinite(out_eval).all()
+
+
+def test_eval_draws_are_unbiased_for_every_position_in_the_batch():
+    # Systematic sampling must give each row transform q with probability w_q,
+    # whatever its position: average over many calls, per row.
+    layer = AugLayer(
+        [TimeReverse(1.0, temperature=1e-3), GaussianNoise(1.0)],
+        initial_weights=[0.25, 0.75],
+    ).eval()
+    X = torch.randn(10, 1, 50, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+    hits = torch.zeros(10)
+    n_calls = 2000
+    for _ in range(n_calls):
+        out = layer(X, g)
+        hits += torch.isclose(out, X.flip(-1), atol=1e-5).all(dim=(1, 2)).float()
+    # Binomial(2000, 0.25) per row: standard deviation 0.0097, 5 sigmas 0.05.
+    np.testing.assert_allclose(hits / n_calls, 0.25, atol=0.05)
