@@ -33,8 +33,10 @@ def plot_augmentation_history(histories: dict[str, list[dict]]):
             ax = axes[row, col]
             for column in frame.columns:
                 if column.startswith(f"{kind}/"):
-                    layer, name = column.split("/")[1:]
-                    ax.plot(frame.index, frame[column], label=f"{name} (layer {layer})")
+                    layer, transform = column.split("/")[1:]
+                    ax.plot(
+                        frame.index, frame[column], label=f"{transform} (layer {layer})"
+                    )
             ax.set_ylim(-0.03, 1.03)
             ax.set_ylabel(kind)
             ax.grid(alpha=0.3)

@@ -55,3 +55,19 @@ def test_cli_demo_writes_results_and_figure(tmp_path, capsys):
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--copies", "0"]) == 2
     assert "--copies must be >= 1" in capsys.readouterr().err
+
+
+def test_history_figure_has_one_column_per_run_titled_by_run():
+    from augsleep.plotting import plot_augmentation_history
+
+    record = {
+        "epoch": 0,
+        "weight/0/frequency_shift": 1.0,
+        "magnitude/0/frequency_shift": 0.3,
+    }
+    fig = plot_augmentation_history({"augnet": [record], "augerino": [record]})
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:2] == ["augnet", "augerino"]
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == (
+        "frequency_shift (layer 0)"
+    )
