@@ -11,7 +11,7 @@ Full paper budget (300 epochs, patience 30, 3 seeds; days on 2 CPU cores)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sleep_edf.py
 
-Reduced budget actually run (see benchmarks/estimator.md)::
+Reduced budget actually run (see benchmarks/README.md)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sleep_edf.py \
         --max-epochs 10 --patience 10 --out /tmp/bench_sleep_edf.json
