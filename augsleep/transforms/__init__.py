@@ -7,7 +7,7 @@ Build one by name with :func:`make_transform`; :data:`TRANSFORMS` lists them.
 
 from __future__ import annotations
 
-from augsleep.transforms.base import DifferentiableTransform
+from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
 from augsleep.transforms.frequency import BandstopFilter, FrequencyShift, FTSurrogate
 from augsleep.transforms.sensors import (
     ChannelsDropout,
@@ -93,6 +93,7 @@ __all__ = [
     "FTSurrogate",
     "FrequencyShift",
     "GaussianNoise",
+    "ProbabilityTransform",
     "SensorsRotation",
     "SensorsXRotation",
     "SensorsYRotation",

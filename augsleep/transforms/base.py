@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from augsleep._validation import check_eeg_batch
+from augsleep.transforms._sampling import relaxed_bernoulli
 
 
 class DifferentiableTransform(nn.Module):
@@ -153,3 +154,69 @@ class DifferentiableTransform(nn.Module):
             f"magnitude={float(self.magnitude.detach()):.3g}, "
             f"max_value={self.max_value:g} {self.unit}".rstrip()
         )
+
+
+class ProbabilityTransform(DifferentiableTransform):
+    """Base of the transforms applied with probability ``p = mu * max_value``.
+
+    Each example (or channel) gets a relaxed Bernoulli gate in [0, 1] drawn with
+    :func:`augsleep.transforms._sampling.relaxed_bernoulli`: a hard Bernoulli draw
+    has no gradient with respect to its probability. Gates are exactly 0 at
+    ``mu = 0``, so the transform is then the identity.
+
+    Parameters
+    ----------
+    magnitude : float
+        Initial magnitude ``mu`` in [0, 1].
+    max_value : float | None
+        Probability that ``mu = 1`` maps to (at most 1; default 1).
+    temperature : float
+        Temperature of the relaxed Bernoulli gates (default 0.1). Lower is closer
+        to hard 0/1 gates but has larger-variance gradients: with ``T = 0.1`` about
+        85 % of the gates drawn at ``p = 0.5`` lie within 0.05 of 0 or 1.
+    """
+
+    unit = "probability"
+    default_max_value = 1.0
+
+    def __init__(
+        self,
+        magnitude: float = 0.0,
+        max_value: float | None = None,
+        temperature: float = 0.1,
+    ):
+        super().__init__(magnitude=magnitude, max_value=max_value)
+        if self.max_value > 1.0:
+            raise ValueError(
+                f"{type(self).__name__}: max_value is a probability and must be at "
+                f"most 1, got {self.max_value}."
+            )
+        temperature = float(temperature)
+        if not temperature > 0:
+            raise ValueError(
+                f"{type(self).__name__}: temperature must be positive, got "
+                f"{temperature}."
+            )
+        self.temperature = temperature
+
+    @property
+    def probability(self) -> Tensor:
+        """Probability ``p = mu * max_value`` (0-d tensor with gradient)."""
+        return self.magnitude * self.max_value
+
+    def parameter_bounds(self) -> tuple[float, float]:
+        """Gates lie in [0, 1].
+
+        Returns
+        -------
+        low, high : float
+        """
+        return 0.0, 1.0
+
+    def _gates(self, shape, X: Tensor, generator) -> Tensor:
+        return relaxed_bernoulli(
+            self.probability, shape, X, self.temperature, generator
+        )
+
+    def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
+        return f"{super().extra_repr()}, temperature={self.temperature:g}"

@@ -27,12 +27,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from augsleep.transforms._sampling import relaxed_bernoulli, uniform
+from augsleep.transforms._sampling import uniform
 from augsleep.transforms._spherical_spline import (
     RotationInterpolator,
     normalize_positions,
 )
-from augsleep.transforms.base import DifferentiableTransform
+from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
 
 __all__ = [
     "ChannelsDropout",
@@ -285,68 +285,7 @@ def _check_n_channels(transform, X: Tensor, expected: int, source: str) -> None:
 # --------------------------------------------------------------------------- #
 
 
-class _ProbabilityTransform(DifferentiableTransform):
-    """Transforms whose magnitude is a probability ``p = mu * max_value``.
-
-    Parameters
-    ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
-    max_value : float | None
-        Probability that ``mu = 1`` maps to (at most 1; default 1).
-    temperature : float
-        Temperature of the relaxed Bernoulli gates (default 0.1). Lower is closer
-        to hard 0/1 gates but has larger-variance gradients: with ``T = 0.1`` about
-        85 % of the gates drawn at ``p = 0.5`` lie within 0.05 of 0 or 1.
-    """
-
-    unit = "probability"
-    default_max_value = 1.0
-
-    def __init__(
-        self,
-        magnitude: float = 0.0,
-        max_value: float | None = None,
-        temperature: float = 0.1,
-    ):
-        super().__init__(magnitude=magnitude, max_value=max_value)
-        if self.max_value > 1.0:
-            raise ValueError(
-                f"{type(self).__name__}: max_value is a probability and must be at "
-                f"most 1, got {self.max_value}."
-            )
-        temperature = float(temperature)
-        if not temperature > 0:
-            raise ValueError(
-                f"{type(self).__name__}: temperature must be positive, got "
-                f"{temperature}."
-            )
-        self.temperature = temperature
-
-    @property
-    def probability(self) -> Tensor:
-        """Probability ``p = mu * max_value`` (0-d tensor with gradient)."""
-        return self.magnitude * self.max_value
-
-    def parameter_bounds(self) -> tuple[float, float]:
-        """Gates lie in [0, 1].
-
-        Returns
-        -------
-        low, high : float
-        """
-        return 0.0, 1.0
-
-    def _gates(self, shape, X: Tensor, generator) -> Tensor:
-        return relaxed_bernoulli(
-            self.probability, shape, X, self.temperature, generator
-        )
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, temperature={self.temperature:g}"
-
-
-class SignFlip(_ProbabilityTransform):
+class SignFlip(ProbabilityTransform):
     """Flip the sign of whole windows with probability ``mu``.
 
     Parameters
@@ -405,7 +344,7 @@ class SignFlip(_ProbabilityTransform):
         return X + b * (-X - X)
 
 
-class ChannelsSymmetry(_ProbabilityTransform):
+class ChannelsSymmetry(ProbabilityTransform):
     """Swap left/right homologous channels with probability ``mu``.
 
     Parameters
@@ -491,7 +430,7 @@ class ChannelsSymmetry(_ProbabilityTransform):
         return f"{super().extra_repr()}, n_channels={len(self.ch_names)}"
 
 
-class ChannelsDropout(_ProbabilityTransform):
+class ChannelsDropout(ProbabilityTransform):
     """Zero each channel of each window with probability ``mu``.
 
     Parameters
@@ -582,7 +521,7 @@ def _masked_permutation(selected: Tensor, keys: Tensor) -> Tensor:
     return torch.empty_like(slots).scatter(1, slots, sources)
 
 
-class ChannelsShuffle(_ProbabilityTransform):
+class ChannelsShuffle(ProbabilityTransform):
     """Permute a random subset of channels (each selected with probability ``mu``).
 
     Parameters

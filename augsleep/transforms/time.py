@@ -11,8 +11,8 @@ import math
 import torch
 from torch import Tensor
 
-from augsleep.transforms._sampling import normal, relaxed_bernoulli, uniform
-from augsleep.transforms.base import DifferentiableTransform
+from augsleep.transforms._sampling import normal, uniform
+from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
 
 
 def _magnitude_like(transform: DifferentiableTransform, X: Tensor) -> Tensor:
@@ -20,7 +20,7 @@ def _magnitude_like(transform: DifferentiableTransform, X: Tensor) -> Tensor:
     return transform.magnitude.to(dtype=X.dtype, device=X.device)
 
 
-class TimeReverse(DifferentiableTransform):
+class TimeReverse(ProbabilityTransform):
     """Reverse the time axis of each window with probability ``mu * max_value``.
 
     Parameters
@@ -51,28 +51,6 @@ class TimeReverse(DifferentiableTransform):
     """
 
     name = "time_reverse"
-    unit = "probability"
-    default_max_value = 1.0
-    requires = ()
-    straight_through = False
-
-    def __init__(
-        self,
-        magnitude: float = 0.0,
-        max_value: float | None = None,
-        temperature: float = 0.1,
-    ):
-        super().__init__(magnitude=magnitude, max_value=max_value)
-        if self.max_value > 1.0:
-            raise ValueError(
-                f"TimeReverse: max_value is a probability and must lie in (0, 1], "
-                f"got {self.max_value}."
-            )
-        if not temperature > 0:
-            raise ValueError(
-                f"TimeReverse: temperature must be positive, got {temperature}."
-            )
-        self.temperature = float(temperature)
 
     def sample_parameters(
         self, X: Tensor, generator: torch.Generator | None = None
@@ -91,14 +69,7 @@ class TimeReverse(DifferentiableTransform):
         gates : Tensor, shape (n_windows,)
             Gates in [0, 1]; 1 means "reversed".
         """
-        probability = _magnitude_like(self, X) * self.max_value
-        return relaxed_bernoulli(
-            probability, (X.shape[0],), X, self.temperature, generator
-        )
-
-    def parameter_bounds(self) -> tuple[float, float]:
-        """Gates lie in [0, 1]."""
-        return 0.0, 1.0
+        return self._gates((X.shape[0],), X, generator)
 
     def apply(self, X: Tensor, params: Tensor) -> Tensor:
         """Blend each window with its time-reversed copy.
