@@ -142,3 +142,23 @@ def test_full_night_end_to_end_matches_real_npz(tmp_path):
     np.testing.assert_array_equal(y, to_numpy(ref)[1])
     dropped = ds.loading_report.dropped
     assert dropped["Sleep stage ?"] == 230 and dropped["wake outside crop"] == 1809
+
+
+def test_telemetry_layout_is_paired_and_gets_offset_subject_ids(tmp_path):
+    # ST7ssNJ0-PSG.edf / ST7ssNxx-Hypnogram.edf: same format, other names; the
+    # telemetry subjects are numbered 100 + ss so they never clash with SC ones.
+    ann = mne.Annotations(
+        [0, 60, 120],
+        [60, 60, 60],
+        ["Sleep stage W"] + ["Sleep stage 2", "Sleep stage R"],
+    )
+    psg, hyp = write_sleep_edf(ann, tmp_path, subject=22, night=1, random_state=0)
+    psg.rename(tmp_path / "ST7221J0-PSG.edf")
+    hyp.rename(tmp_path / "ST7221JM-Hypnogram.edf")
+    ds = load_sleep_edf(
+        tmp_path, crop_wake_mins=None, h_freq=None, sfreq=None, progress=False
+    )
+    X, y, groups = to_numpy(ds)
+    assert y.tolist() == [0, 0, 2, 2, 4, 4]
+    assert set(groups.tolist()) == {122}
+    assert ds.description["study"].tolist() == ["ST"]
