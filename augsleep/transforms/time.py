@@ -40,9 +40,9 @@ class TimeReverse(ProbabilityTransform):
     A hard Bernoulli draw has no gradient with respect to its probability, so each
     window gets a relaxed Bernoulli (binary-concrete) gate ``b`` in [0, 1]
     (:func:`augsleep.transforms._sampling.relaxed_bernoulli`) and the output is the
-    convex combination ``(1 - b) * x + b * reverse(x)`` (the same as
-    ``x + b * (reverse(x) - x)``, but exactly ``x`` when ``b = 0`` and exactly
-    ``reverse(x)`` when ``b = 1``). The gate is exactly 0 at ``mu = 0``, so the
+    convex combination ``x + b * (reverse(x) - x)``, computed with ``torch.lerp``
+    (one fused pass, exactly ``x`` when ``b = 0`` and exactly ``reverse(x)`` when
+    ``b = 1``). The gate is exactly 0 at ``mu = 0``, so the
     transform is then the identity. As for any binary-concrete gate with a
     temperature below 1, the gradient with respect to ``mu`` fades as the
     probability approaches 0 or 1.
@@ -89,7 +89,8 @@ class TimeReverse(ProbabilityTransform):
         # braindecode's time_reverse is this flip; calling it would import
         # braindecode (~5 s) with the transforms package.
         X_reversed = torch.flip(X, dims=[-1])
-        return (1 - gates) * X + gates * X_reversed
+        # lerp = X + b (X_reversed - X) in one fused pass, exact at b = 0 and b = 1.
+        return torch.lerp(X, X_reversed, gates)
 
 
 class SmoothTimeMask(DifferentiableTransform):
