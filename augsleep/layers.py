@@ -140,9 +140,11 @@ class AugLayer(nn.Module):
         """
         weights = self.weights.to(X.dtype)
         if self.training:
-            out = torch.zeros_like(X)
+            out = None
             for w, transform in zip(weights, self.transforms, strict=True):
-                out = out + w * transform(X, generator)
+                X_q = transform(X, generator)
+                # addcmul fuses the multiply and the add: one pass per transform.
+                out = w * X_q if out is None else torch.addcmul(out, w, X_q)
             return out
         n = len(X)
         device = generator.device if generator is not None else X.device
