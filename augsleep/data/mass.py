@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 
 from ._edf import read_edf_header
 from ._psg import load_recording, recording_config
+from ._recordings import load_cached_recording, select_entries
 from ._report import LoadingReport
-from .cache import cached
 from .windows import concat_windows
 
 if TYPE_CHECKING:
@@ -165,12 +165,9 @@ def load_mass(
         :class:`LoadingReport`.
     """
     entries = find_mass_files(path)
-    if subjects is not None:
-        subjects = set(subjects)
-        missing = subjects - {s for *_, s in entries}
-        if missing:
-            raise ValueError(f"Subject(s) {sorted(missing)} not found in {path}.")
-        entries = [e for e in entries if e[2] in subjects]
+    entries = select_entries(
+        entries, [{"subject": s, "recording": 1} for *_, s in entries], path, subjects
+    )
     options = dict(
         crop_wake_mins=crop_wake_mins,
         l_freq=l_freq,
@@ -208,11 +205,9 @@ def load_mass(
                 **options,
             )
 
-        windows, rec_report = cached(cache_dir, [psg, base], config, load)
-        windows.set_description(
-            {**desc, "source": str(psg), "hypnogram": str(base)}, overwrite=True
+        windows, rec_report = load_cached_recording(
+            cache_dir, psg, base, config, desc, load
         )
-        rec_report.source = str(psg)
         datasets.append(windows)
         report.add(rec_report)
     return concat_windows(datasets, report)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._recordings import select_entries
 from ._report import LoadingReport, RecordingReport
 from ._stages import STAGE_NAMES
 from .windows import concat_windows, windows_from_raw
@@ -145,15 +146,9 @@ def load_npz(
     if not files:
         raise FileNotFoundError(f"No .npz file in {path}.")
     entries = [(f, parse_sleep_edf_name(f.name)) for f in files]
-    if subjects is not None:
-        subjects = set(subjects)
-        missing = subjects - {e["subject"] for _, e in entries}
-        if missing:
-            raise ValueError(f"Subject(s) {sorted(missing)} not found in {path}.")
-        entries = [(f, e) for f, e in entries if e["subject"] in subjects]
-    if recordings is not None:
-        recordings = set(recordings)
-        entries = [(f, e) for f, e in entries if e["recording"] in recordings]
+    entries = select_entries(
+        entries, [e for _, e in entries], path, subjects, recordings
+    )
     report = LoadingReport()
     datasets = []
     for f, desc in tqdm(entries, desc="npz nights", disable=not progress):

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from ._psg import load_recording, recording_config
+from ._recordings import load_cached_recording, select_entries
 from ._report import LoadingReport
-from .cache import cached
 from .npz import parse_sleep_edf_name
 from .windows import concat_windows
 
@@ -140,15 +140,9 @@ def load_sleep_edf(
     """
     pairs = find_sleep_edf_files(path)
     entries = [(p, h, parse_sleep_edf_name(p.name)) for p, h in pairs]
-    if subjects is not None:
-        subjects = set(subjects)
-        missing = subjects - {e["subject"] for *_, e in entries}
-        if missing:
-            raise ValueError(f"Subject(s) {sorted(missing)} not found in {path}.")
-        entries = [x for x in entries if x[2]["subject"] in subjects]
-    if recordings is not None:
-        recordings = set(recordings)
-        entries = [x for x in entries if x[2]["recording"] in recordings]
+    entries = select_entries(
+        entries, [e[2] for e in entries], path, subjects, recordings
+    )
     options = dict(
         channels=list(channels),
         crop_wake_mins=crop_wake_mins,
@@ -166,12 +160,9 @@ def load_sleep_edf(
         def load(psg=psg, hyp=hyp, desc=desc):
             return load_recording(psg, hyp, description=desc, **options)
 
-        windows, rec_report = cached(cache_dir, [psg, hyp], config, load)
-        # A cache entry may come from identical files stored elsewhere.
-        windows.set_description(
-            {**desc, "source": str(psg), "hypnogram": str(hyp)}, overwrite=True
+        windows, rec_report = load_cached_recording(
+            cache_dir, psg, hyp, config, desc, load
         )
-        rec_report.source = str(psg)
         datasets.append(windows)
         report.add(rec_report)
     return concat_windows(datasets, report)
