@@ -23,6 +23,7 @@ from augsleep.invariance import invariance_score
 from augsleep.layers import SINUSOID_TRANSFORMS, AugmentationModule
 from augsleep.models import AugNet, SinusoidCNN
 from augsleep.training import make_generator, predict_log_proba, train_epoch
+from augsleep.transforms import FrequencyShift
 
 #: Physical ranges (mu = 1) of the sinusoid experiment, from the official AugNet
 #: code (the paper's Table A.4 ranges are those of the sleep experiment).
@@ -176,6 +177,8 @@ def run_demo(
         "data": {"n_train": len(X_train), "n_test": len(X_test), "delta_f_hz": 0.5},
         "runs": {},
     }
+    # The data's true symmetry: shifts of up to +-0.5 Hz.
+    shift = FrequencyShift(magnitude=1.0, max_value=0.5, sfreq=100.0)
     with tqdm(total=n_epochs * len(runs), desc="demo", unit="epoch") as bar:
         for name, (regularizer, augment) in runs.items():
             bar.set_postfix_str(name)
@@ -202,9 +205,6 @@ def run_demo(
             if augment:
                 run["learned"] = model.augmentation.summary().to_dict("records")
             # Invariance of the trained model to the data's true symmetry.
-            from augsleep.transforms import FrequencyShift
-
-            shift = FrequencyShift(magnitude=1.0, max_value=0.5, sfreq=100.0)
             run["median_invariance_to_true_shift"] = float(
                 np.median(invariance_score(model, X_test, shift, random_state=seed))
             )
