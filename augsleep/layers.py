@@ -16,6 +16,11 @@ from torch import Tensor, nn
 
 from augsleep._validation import check_eeg_batch
 from augsleep.transforms import DifferentiableTransform, make_transform
+from augsleep.transforms.base import (
+    ChannelMixingTransform,
+    SpectralTransform,
+    clamp_straight_through,
+)
 
 #: Time-frequency layer of the paper's sleep experiment (Table A.4, without sensors).
 TIME_FREQUENCY_TRANSFORMS = (
@@ -57,7 +62,10 @@ class AugLayer(nn.Module):
     -----
     In training mode the layer returns the weighted sum ``sum_q w_q T_q(x; mu_q)``
     over the whole batch, so that every weight and magnitude receives a gradient
-    at every step (the paper's Eq. 2). In evaluation mode each example instead
+    at every step (the paper's Eq. 2). Transforms of the same kind share their
+    passes over the data there (one FFT for the spectral transforms, one inverse
+    FFT for the random filters, one matrix product for the channel maps; see
+    :meth:`_weighted_sum`), which gives the same sum for less work. In evaluation mode each example instead
     draws one transform ``q ~ Categorical(w)`` and gets ``T_q(x; mu_q)``: a weighted
     sum of transformed signals is not itself a plausible signal, while draws from
     the mixture are, and the ``C`` copies that :class:`augsleep.models.AugNet`
@@ -111,7 +119,11 @@ class AugLayer(nn.Module):
     @property
     def magnitudes(self) -> Tensor:
         """Magnitudes ``mu`` in [0, 1], shape (n_transforms,)."""
-        return torch.stack([t.magnitude for t in self.transforms])
+        # One stack and one clamp for the whole layer: the same values and
+        # gradients as stacking each transform's ``magnitude``, in 4 ops, not 4 Q.
+        return clamp_straight_through(
+            torch.stack([t._magnitude for t in self.transforms])
+        )
 
     @property
     def names(self) -> list[str]:
@@ -138,14 +150,10 @@ class AugLayer(nn.Module):
         -------
         X_aug : Tensor, shape (n_windows, n_channels, n_times)
         """
+        check_eeg_batch(X, name="X", check_finite=False)
         weights = self.weights.to(X.dtype)
         if self.training:
-            out = None
-            for w, transform in zip(weights, self.transforms, strict=True):
-                X_q = transform(X, generator)
-                # addcmul fuses the multiply and the add: one pass per transform.
-                out = w * X_q if out is None else torch.addcmul(out, w, X_q)
-            return out
+            return self._weighted_sum(X, weights, generator)
         n = len(X)
         device = generator.device if generator is not None else X.device
         draws = torch.multinomial(
@@ -161,6 +169,62 @@ class AugLayer(nn.Module):
                 if b > a:
                     out[a:b] = transform(X[a:b], generator)
             start = stop % n
+        return out
+
+    def _weighted_sum(self, X: Tensor, weights: Tensor, generator) -> Tensor:
+        """``sum_q w_q T_q(X)`` over the whole batch (training mode).
+
+        Linearity lets transforms of the same kind share their passes over the
+        data when a layer holds two or more of them:
+
+        - the spectral transforms share one ``F = rfft(X)``; the random filters
+          among them, ``T_q(x) = x + irfft(F M_q)`` (FT surrogate, bandstop),
+          also share one product and inverse FFT: ``sum_q w_q T_q(x) =
+          (sum_q w_q) x + irfft(F sum_q w_q M_q)``, where the ``M_q`` are small
+          (shared across channels);
+        - the channel maps ``T_q(x) = (I + D_q) x`` (sign flip, channels
+          symmetry, channels dropout, rotations) share one batched matrix
+          product: ``sum_q w_q T_q(x) = (sum_q w_q (I + D_q)) x``.
+
+        The parameters are drawn in the order of the transforms either way, so
+        the result equals, up to rounding, the plain sum of ``w_q T_q(X)`` with
+        the same generator.
+        """
+        transforms = list(self.transforms)
+        n_times = X.shape[-1]
+        spectral = [isinstance(t, SpectralTransform) for t in transforms]
+        fuse_filters = (
+            sum(isinstance(t, SpectralTransform) and t.is_filter for t in transforms)
+            > 1
+        )
+        fuse_maps = sum(isinstance(t, ChannelMixingTransform) for t in transforms) > 1
+        spectrum = torch.fft.rfft(X, dim=-1) if sum(spectral) > 1 else None
+        out = multiplier = filter_weight = channel_map = None
+        for w, t, is_spectral in zip(weights, transforms, spectral, strict=True):
+            params = t.sample_parameters(X, generator)
+            if fuse_filters and is_spectral and t.is_filter:
+                m = w * t.spectral_multiplier(params.to(X.dtype), n_times)
+                multiplier = m if multiplier is None else multiplier + m
+                filter_weight = w if filter_weight is None else filter_weight + w
+                continue
+            if fuse_maps and isinstance(t, ChannelMixingTransform):
+                eye = torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
+                a = w * (eye + t.channel_delta(X, params))
+                channel_map = a if channel_map is None else channel_map + a
+                continue
+            if spectrum is not None and is_spectral:
+                X_q = t.apply_spectrum(X, spectrum, params)
+            else:
+                X_q = t.apply(X, params)
+            # addcmul fuses the multiply and the add: one pass per transform.
+            out = w * X_q if out is None else torch.addcmul(out, w, X_q)
+        if multiplier is not None:
+            X_f = torch.fft.irfft(spectrum * multiplier, n=n_times, dim=-1)
+            X_f = torch.addcmul(X_f, filter_weight, X)
+            out = X_f if out is None else out + X_f
+        if channel_map is not None:
+            X_m = torch.bmm(channel_map, X)
+            out = X_m if out is None else out + X_m
         return out
 
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)

@@ -172,3 +172,78 @@ def test_eval_draws_are_unbiased_for_every_position_in_the_batch():
         hits += torch.isclose(out, X.flip(-1), atol=1e-5).all(dim=(1, 2)).float()
     # Binomial(2000, 0.25) per row: standard deviation 0.0097, 5 sigmas 0.05.
     np.testing.assert_allclose(hits / n_calls, 0.25, atol=0.05)
+
+
+def _six_channel_preset(magnitude=0.4):
+    from augsleep.transforms.sensors import standard_positions
+
+    channels = ["C3", "C4", "F3", "F4", "O1", "O2"]
+    module = make_sleep_augmentation(
+        sfreq=100.0,
+        ch_names=channels,
+        positions=standard_positions(channels),
+        magnitude=magnitude,
+    )
+    # Unequal weights, so that a wrong weight in a fused sum shows.
+    for layer in module.layers:
+        n = len(layer.transforms)
+        layer._weights.data = torch.linspace(-1.0, 1.0, n)
+    return module.double().train()
+
+
+@pytest.mark.parametrize("layer_index", [0, 2])
+def test_fused_training_sum_equals_the_plain_weighted_sum(layer_index):
+    # AugLayer shares one rFFT between the spectral transforms, one inverse FFT
+    # between the random filters and one matrix product between the channel
+    # maps. The value and every gradient must be those of sum_q w_q T_q(x).
+    layer = _six_channel_preset().layers[layer_index]
+    X = torch.randn(5, 6, 301, dtype=torch.float64, requires_grad=True)
+    probe = torch.randn(5, 6, 301, dtype=torch.float64)
+    params = [layer._weights, *(t._magnitude for t in layer.transforms), X]
+
+    fused = layer(X, torch.Generator().manual_seed(7))
+    fused_grads = torch.autograd.grad((fused * probe).sum(), params)
+
+    g = torch.Generator().manual_seed(7)
+    plain = sum(
+        w * t(X, g) for w, t in zip(layer.weights, layer.transforms, strict=True)
+    )
+    plain_grads = torch.autograd.grad((plain * probe).sum(), params)
+
+    torch.testing.assert_close(fused, plain, rtol=1e-10, atol=1e-10)
+    for got, expected in zip(fused_grads, plain_grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_channel_maps_and_spectral_filters_match_their_transforms():
+    # The matrix D of x + D x and the filter M of x + irfft(rfft(x) M) that the
+    # fused sum uses must reproduce each transform's own apply().
+    from augsleep.transforms.base import ChannelMixingTransform, SpectralTransform
+
+    module = _six_channel_preset(magnitude=0.8)
+    X = torch.randn(4, 6, 300, dtype=torch.float64)
+    checked = set()
+    for layer in module.layers:
+        for t in layer.transforms:
+            params = t.sample_parameters(X, torch.Generator().manual_seed(3))
+            expected = t.apply(X, params)
+            if isinstance(t, ChannelMixingTransform):
+                got = X + t.channel_delta(X, params) @ X
+            elif isinstance(t, SpectralTransform) and t.is_filter:
+                M = t.spectral_multiplier(params, X.shape[-1])
+                got = X + torch.fft.irfft(torch.fft.rfft(X) * M, n=X.shape[-1])
+            else:
+                continue
+            assert not torch.allclose(expected, X)  # the check is not vacuous
+            torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+            checked.add(t.name)
+    assert checked == {
+        "ft_surrogate",
+        "bandstop_filter",
+        "sign_flip",
+        "channels_symmetry",
+        "channels_dropout",
+        "sensors_rotation_x",
+        "sensors_rotation_y",
+        "sensors_rotation_z",
+    }

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -343,11 +344,25 @@ def test_frequency_shift_sampled_per_example():
     )
 
 
-def test_frequency_shift_matches_braindecode():
+def test_frequency_shift_is_single_sideband_modulation_of_scipy_analytic_signal():
+    from scipy.signal import hilbert
+
+    X = batch(n_times=301, dtype=torch.float64)  # odd length: no Nyquist bin
+    delta = torch.linspace(-5.0, 5.0, len(X), dtype=torch.float64)
+    ours = FrequencyShift(1.0, sfreq=SFREQ).apply(X, delta)
+    t = np.arange(X.shape[-1]) / SFREQ
+    analytic = hilbert(X.numpy(), axis=-1)
+    expected = np.real(analytic * np.exp(2j * np.pi * delta.numpy()[:, None, None] * t))
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=0, atol=1e-12)
+
+
+def test_frequency_shift_matches_braindecode_on_power_of_two_windows():
+    # braindecode zero-pads to the next power of two; on such a length neither
+    # pads, so the two implementations compute the same thing.
     from braindecode.augmentation.functional import frequency_shift
 
-    X = batch(n_times=300)
-    delta = torch.linspace(-5.0, 5.0, 8)
+    X = batch(n_times=256)
+    delta = torch.linspace(-5.0, 5.0, len(X))
     ours = FrequencyShift(1.0, sfreq=SFREQ).apply(X, delta)
     theirs, _ = frequency_shift(X, None, delta, SFREQ)
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)

@@ -22,6 +22,22 @@ from augsleep._validation import check_eeg_batch
 from augsleep.transforms._sampling import relaxed_bernoulli
 
 
+def clamp_straight_through(raw: Tensor) -> Tensor:
+    """Clamp to [0, 1] in the forward pass; pass the gradient through unchanged.
+
+    Parameters
+    ----------
+    raw : Tensor
+        Unconstrained magnitudes (any shape).
+
+    Returns
+    -------
+    clamped : Tensor
+        Same shape, values in [0, 1], ``d clamped / d raw = 1`` everywhere.
+    """
+    return raw + (raw.clamp(0.0, 1.0) - raw).detach()
+
+
 class DifferentiableTransform(nn.Module):
     """A differentiable EEG augmentation with a learnable magnitude.
 
@@ -73,8 +89,7 @@ class DifferentiableTransform(nn.Module):
     @property
     def magnitude(self) -> Tensor:
         """Magnitude ``mu`` in [0, 1], a 0-d tensor that carries gradients."""
-        raw = self._magnitude
-        return raw + (raw.clamp(0.0, 1.0) - raw).detach()
+        return clamp_straight_through(self._magnitude)
 
     def physical_magnitude(self) -> float:
         """Physical value of the current magnitude, ``mu * max_value``."""
@@ -154,6 +169,109 @@ class DifferentiableTransform(nn.Module):
             f"magnitude={float(self.magnitude.detach()):.3g}, "
             f"max_value={self.max_value:g} {self.unit}".rstrip()
         )
+
+
+class SpectralTransform(DifferentiableTransform):
+    """Base of the transforms computed from the window's real FFT.
+
+    ``apply(X, params)`` is ``apply_spectrum(X, rfft(X), params)`` with the FFT
+    taken over the whole window (``n_times`` points). An
+    :class:`augsleep.layers.AugLayer` holding several spectral transforms computes
+    ``rfft(X)`` once and passes it to each of them (in training mode every
+    transform sees the whole batch), which saves one forward FFT and one FFT in
+    the backward pass per extra transform.
+
+    Subclasses implement either :meth:`spectral_multiplier`, when the transform
+    is a random filter ``T(x) = x + irfft(F * M)`` with ``F = rfft(x)`` (then
+    :attr:`is_filter` is True, and a layer sums the ``w_q M_q`` of several such
+    transforms, which are small when shared across channels, and applies them
+    with a single multiplication and inverse FFT), or :meth:`apply_spectrum`
+    itself.
+    """
+
+    #: Whether ``T(x) = x + irfft(rfft(x) * spectral_multiplier(params, n_times))``.
+    is_filter: ClassVar[bool] = True
+
+    def spectral_multiplier(self, params: Tensor, n_times: int) -> Tensor:
+        """Filter ``M`` such that ``T(x) = x + irfft(rfft(x) * M)``.
+
+        Parameters
+        ----------
+        params : Tensor
+            Output of :meth:`sample_parameters`, in the data's dtype.
+        n_times : int
+            Length of the windows (the spectrum alone does not tell odd from even).
+
+        Returns
+        -------
+        M : Tensor, shape (n_windows, n_channels or 1, n_times // 2 + 1)
+            Real or complex, exactly zero at ``mu = 0``.
+        """
+        raise NotImplementedError
+
+    def apply_spectrum(self, X: Tensor, spectrum: Tensor, params: Tensor) -> Tensor:
+        """Apply the transform given the batch's spectrum.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        spectrum : Tensor, shape (n_windows, n_channels, n_times // 2 + 1)
+            ``torch.fft.rfft(X, dim=-1)``.
+        params : Tensor
+            Output of :meth:`sample_parameters` for ``X``.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        n_times = X.shape[-1]
+        multiplier = self.spectral_multiplier(params.to(X.dtype), n_times)
+        return X + torch.fft.irfft(spectrum * multiplier, n=n_times, dim=-1)
+
+    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+        """Apply the transform with given parameters.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch to transform.
+        params : Tensor
+            Output of :meth:`sample_parameters` for ``X``.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        return self.apply_spectrum(X, torch.fft.rfft(X, dim=-1), params)
+
+
+class ChannelMixingTransform:
+    """Mixin of the transforms that are a per-window linear map of the channels.
+
+    ``T(x) = x + D x`` with ``D`` of shape (n_windows, n_channels, n_channels):
+    sign flip, channels symmetry, channels dropout and the sensor rotations. A
+    layer holding several of them sums ``w_q (I + D_q)`` (small matrices) and
+    applies them with a single batched matrix product, instead of one pass over
+    the data per transform, in the forward and in the backward pass.
+    """
+
+    def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
+        """Matrix ``D`` such that ``T(x) = x + D x``, per window.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch (for its shape, dtype and device).
+        params : Tensor
+            Output of :meth:`sample_parameters` for ``X``.
+
+        Returns
+        -------
+        D : Tensor, shape (n_windows, n_channels, n_channels)
+            In ``X``'s dtype; exactly zero at ``mu = 0``.
+        """
+        raise NotImplementedError
 
 
 class ProbabilityTransform(DifferentiableTransform):

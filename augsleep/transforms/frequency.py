@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from augsleep.transforms._sampling import uniform
-from augsleep.transforms.base import DifferentiableTransform
+from augsleep.transforms.base import DifferentiableTransform, SpectralTransform
 
 
 def _check_sfreq(sfreq, owner: str) -> float:
@@ -36,12 +36,25 @@ def _check_sfreq(sfreq, owner: str) -> float:
     return value
 
 
+def _hilbert_rotation(n_times: int, dtype: torch.dtype, device) -> Tensor:
+    """Multiplier of the rfft bins that gives the Hilbert transform.
+
+    ``-i`` on the positive frequencies, 0 at DC and (even length) Nyquist.
+    """
+    n_freqs = n_times // 2 + 1
+    rotation = torch.full((n_freqs,), -1j, dtype=dtype, device=device)
+    rotation[0] = 0
+    if n_times % 2 == 0:
+        rotation[-1] = 0
+    return rotation
+
+
 def _magnitude_like(transform: DifferentiableTransform, X: Tensor) -> Tensor:
     """Return ``mu`` (with its gradient) in ``X``'s dtype and on ``X``'s device."""
     return transform.magnitude.to(dtype=X.dtype, device=X.device)
 
 
-class FTSurrogate(DifferentiableTransform):
+class FTSurrogate(SpectralTransform):
     """Add random phase noise in ``[0, mu * max_value]`` to every Fourier coefficient.
 
     Parameters
@@ -125,30 +138,25 @@ class FTSurrogate(DifferentiableTransform):
         """Phases lie in ``[0, mu * max_value]`` radians."""
         return 0.0, float(self.magnitude.detach()) * self.max_value
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
-        """Rotate the Fourier coefficients by the given phases.
+    def spectral_multiplier(self, params: Tensor, n_times: int) -> Tensor:
+        """Filter ``exp(i phi) - 1``: the output is ``x + irfft(F * M)``.
 
         Parameters
         ----------
-        X : Tensor, shape (n_windows, n_channels, n_times)
-            Batch to transform.
         params : Tensor, shape (n_windows, n_channels or 1, n_times // 2 + 1)
             Phases from :meth:`sample_parameters`.
+        n_times : int
+            Length of the windows.
 
         Returns
         -------
-        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        M : Tensor, shape (n_windows, n_channels or 1, n_times // 2 + 1)
+            Complex.
         """
-        n_times = X.shape[-1]
-        phases = params.to(X.dtype)
-        spectrum = torch.fft.rfft(X, dim=-1)
-        rotation_minus_one = torch.complex(
-            -2 * torch.sin(phases / 2) ** 2, torch.sin(phases)
-        )
-        return X + torch.fft.irfft(spectrum * rotation_minus_one, n=n_times, dim=-1)
+        return torch.complex(-2 * torch.sin(params / 2) ** 2, torch.sin(params))
 
 
-class FrequencyShift(DifferentiableTransform):
+class FrequencyShift(SpectralTransform):
     """Shift the spectrum of each window by ``delta`` in ``[-mu, mu] * max_value`` Hz.
 
     Parameters
@@ -165,7 +173,7 @@ class FrequencyShift(DifferentiableTransform):
     -----
     Single-sideband modulation as in braindecode's ``frequency_shift``: with
     ``a = x + i H(x)`` the analytic signal (``H`` the Hilbert transform,
-    computed by FFT after zero-padding to the next power of two), the output is
+    computed by FFT over the window, as ``scipy.signal.hilbert`` does), the output is
     ``Re(a exp(2 i pi delta t)) = x cos(2 pi delta t) - H(x) sin(2 pi delta t)``,
     which moves every positive frequency ``f`` to ``f + delta``. The shift is
     reparametrised per window, ``delta = (2 u - 1) * mu * max_value`` with
@@ -174,7 +182,15 @@ class FrequencyShift(DifferentiableTransform):
     Braindecode's ``_frequency_shift`` is differentiable in ``delta`` but casts its
     output to float32; it is re-implemented here in ``X``'s dtype, using ``x``
     itself rather than the round-tripped real part of ``a`` so that ``delta = 0``
-    returns the input exactly.
+    returns the input exactly. Braindecode also zero-pads the window to the next
+    power of two before its FFT; augsleep does not, so that the FFT of the window
+    can be shared with the FT surrogate and the bandstop filter of the same
+    layer (see :class:`augsleep.transforms.base.SpectralTransform`), and because
+    it is faster (an FFT of 3000 points costs less than one of 4096, and nothing
+    has to be padded or cropped). The Hilbert transform is not local and each
+    version is circular over its own FFT length, so the outputs differ (most
+    near the window's edges and for broadband signals); this one is exactly
+    ``Re(scipy.signal.hilbert(x) * exp(2 i pi delta t))``.
 
     :meth:`sample_parameters` returns the shifts in Hz, shape ``(n_windows,)``.
     """
@@ -221,13 +237,17 @@ class FrequencyShift(DifferentiableTransform):
         bound = float(self.magnitude.detach()) * self.max_value
         return -bound, bound
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+    is_filter = False
+
+    def apply_spectrum(self, X: Tensor, spectrum: Tensor, params: Tensor) -> Tensor:
         """Shift the spectrum of each window by its own ``delta``.
 
         Parameters
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch to transform.
+        spectrum : Tensor, shape (n_windows, n_channels, n_times // 2 + 1)
+            ``torch.fft.rfft(X, dim=-1)``.
         params : Tensor, shape (n_windows,)
             Shifts in Hz from :meth:`sample_parameters`.
 
@@ -236,21 +256,15 @@ class FrequencyShift(DifferentiableTransform):
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
         """
         n_times = X.shape[-1]
-        # Zero-pad to a power of two like braindecode: fast FFTs and less
-        # circular wrap-around in the Hilbert transform.
-        n_fft = 1 << (n_times - 1).bit_length()
-        spectrum = torch.fft.rfft(X, n=n_fft, dim=-1)
-        # The shift only needs the imaginary part of the analytic signal, i.e. the
-        # Hilbert transform: a -90 degree phase on positive frequencies (DC and
-        # Nyquist, which are real, drop out), computed with a real inverse FFT
-        # instead of the complex ifft of the full analytic signal (half the work).
-        rotation = torch.full(
-            (spectrum.shape[-1],), -1j, dtype=spectrum.dtype, device=X.device
+        # Only the imaginary part of the analytic signal is needed, i.e. the
+        # Hilbert transform: a -90 degree phase on the positive frequencies (DC
+        # and Nyquist, which are real, drop out), taken with one real inverse FFT
+        # instead of the complex ifft of the whole analytic signal.
+        hilbert = torch.fft.irfft(
+            spectrum * _hilbert_rotation(n_times, spectrum.dtype, X.device),
+            n=n_times,
+            dim=-1,
         )
-        rotation[0] = 0
-        if n_fft % 2 == 0:
-            rotation[-1] = 0
-        hilbert = torch.fft.irfft(spectrum * rotation, n=n_fft, dim=-1)[..., :n_times]
         t = torch.arange(n_times, dtype=X.dtype, device=X.device) / self.sfreq
         angle = (2 * math.pi) * params.to(X.dtype).view(-1, 1, 1) * t
         return X * torch.cos(angle) - hilbert * torch.sin(angle)
@@ -260,7 +274,7 @@ class FrequencyShift(DifferentiableTransform):
         return f"{super().extra_repr()}, sfreq={self.sfreq:g}"
 
 
-class BandstopFilter(DifferentiableTransform):
+class BandstopFilter(SpectralTransform):
     """Remove a random frequency band of width up to ``mu * max_value`` Hz.
 
     Parameters
@@ -395,26 +409,22 @@ class BandstopFilter(DifferentiableTransform):
         overlap = torch.relu(bandwidth / 2 + bin_width / 2 - distance)
         return torch.minimum(overlap, bandwidth.clamp(max=bin_width)) / bin_width
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
-        """Remove each window's band.
+    def spectral_multiplier(self, params: Tensor, n_times: int) -> Tensor:
+        """Filter ``-depth``: the output is ``x + irfft(F * M)``.
 
         Parameters
         ----------
-        X : Tensor, shape (n_windows, n_channels, n_times)
-            Batch to transform.
         params : Tensor, shape (n_windows, 2)
             Bandwidths and centre frequencies from :meth:`sample_parameters`.
+        n_times : int
+            Length of the windows.
 
         Returns
         -------
-        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+        M : Tensor, shape (n_windows, 1, n_times // 2 + 1)
+            Real, in [-1, 0].
         """
-        n_times = X.shape[-1]
-        depth = self.notch_depth(params.to(X.dtype), n_times)
-        removed = torch.fft.irfft(
-            torch.fft.rfft(X, dim=-1) * depth[:, None, :], n=n_times, dim=-1
-        )
-        return X - removed
+        return -self.notch_depth(params, n_times)[:, None, :]
 
     def extra_repr(self) -> str:
         """Describe the magnitude, sampling frequency and highest centre."""

@@ -32,7 +32,11 @@ from augsleep.transforms._spherical_spline import (
     RotationInterpolator,
     normalize_positions,
 )
-from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
+from augsleep.transforms.base import (
+    ChannelMixingTransform,
+    DifferentiableTransform,
+    ProbabilityTransform,
+)
 
 __all__ = [
     "ChannelsDropout",
@@ -285,7 +289,7 @@ def _check_n_channels(transform, X: Tensor, expected: int, source: str) -> None:
 # --------------------------------------------------------------------------- #
 
 
-class SignFlip(ProbabilityTransform):
+class SignFlip(ChannelMixingTransform, ProbabilityTransform):
     """Flip the sign of whole windows with probability ``mu``.
 
     Parameters
@@ -344,8 +348,26 @@ class SignFlip(ProbabilityTransform):
         # One pass: exactly X at b = 0 and -X at b = 1.
         return X * (1 - 2 * b)
 
+    def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
+        """``D = -2 b I``: see :class:`augsleep.transforms.base.ChannelMixingTransform`.
 
-class ChannelsSymmetry(ProbabilityTransform):
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch.
+        params : Tensor, shape (n_windows,)
+            Gates from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        D : Tensor, shape (n_windows, n_channels, n_channels)
+        """
+        n_channels = X.shape[1]
+        b = params.to(X.dtype)[:, None].expand(-1, n_channels)
+        return torch.diag_embed(-2 * b)
+
+
+class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
     """Swap left/right homologous channels with probability ``mu``.
 
     Parameters
@@ -427,11 +449,31 @@ class ChannelsSymmetry(ProbabilityTransform):
         # lerp = x + b (swapped - x), computed so that b = 0 and b = 1 are exact.
         return torch.lerp(X, swapped, b)
 
+    def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
+        """``D = b (P - I)``, ``P`` the swap: see ``ChannelMixingTransform``.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch.
+        params : Tensor, shape (n_windows,)
+            Gates from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        D : Tensor, shape (n_windows, n_channels, n_channels)
+        """
+        _check_n_channels(self, X, len(self.ch_names), "ch_names")
+        eye = torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
+        # Row i of the swap picks channel permutation[i]: (P x)_i = x_perm[i].
+        swap = eye.index_select(0, self.permutation.to(X.device))
+        return params.to(X.dtype)[:, None, None] * (swap - eye)
+
     def extra_repr(self) -> str:  # noqa: D102
         return f"{super().extra_repr()}, n_channels={len(self.ch_names)}"
 
 
-class ChannelsDropout(ProbabilityTransform):
+class ChannelsDropout(ChannelMixingTransform, ProbabilityTransform):
     """Zero each channel of each window with probability ``mu``.
 
     Parameters
@@ -487,6 +529,22 @@ class ChannelsDropout(ProbabilityTransform):
         """
         _check_params_shape(self, params, tuple(X.shape[:2]))
         return X * (1 - params.to(X.dtype))[:, :, None]
+
+    def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
+        """``D = -diag(d)``: see ``ChannelMixingTransform``.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch.
+        params : Tensor, shape (n_windows, n_channels)
+            Drop gates from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        D : Tensor, shape (n_windows, n_channels, n_channels)
+        """
+        return torch.diag_embed(-params.to(X.dtype))
 
 
 def _check_params_shape(transform, params: Tensor, expected: tuple[int, ...]):
@@ -611,7 +669,7 @@ class ChannelsShuffle(ProbabilityTransform):
 # --------------------------------------------------------------------------- #
 
 
-class SensorsRotation(DifferentiableTransform):
+class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
     """Rotate the sensors about an axis and interpolate the signals (spherical splines).
 
     Parameters
@@ -767,6 +825,26 @@ class SensorsRotation(DifferentiableTransform):
             # max_value was changed after construction: retabulate its range.
             self.interpolator.set_max_angle(self._max_angle_rad())
         return self.interpolator(X, params * (math.pi / 180))
+
+    def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
+        """``D = W(theta) - I``: see ``ChannelMixingTransform``.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch.
+        params : Tensor, shape (n_windows,)
+            Angles in degrees from :meth:`sample_parameters`.
+
+        Returns
+        -------
+        D : Tensor, shape (n_windows, n_channels, n_channels)
+        """
+        _check_n_channels(self, X, self.n_channels, "positions")
+        _check_params_shape(self, params, (X.shape[0],))
+        if self.interpolator.max_angle != self._max_angle_rad():
+            self.interpolator.set_max_angle(self._max_angle_rad())
+        return self.interpolator.delta(params * (math.pi / 180)).to(X.dtype)
 
     def extra_repr(self) -> str:  # noqa: D102
         return (
