@@ -61,23 +61,23 @@ class AugLayer(nn.Module):
     Notes
     -----
     In training mode the layer returns the weighted sum ``sum_q w_q T_q(x; mu_q)``
-    over the whole batch, so that every weight and magnitude receives a gradient
-    at every step (the paper's Eq. 2). Transforms of the same kind share their
-    passes over the data there (one FFT for the spectral transforms, one inverse
-    FFT for the random filters, one matrix product for the channel maps; see
-    :meth:`_weighted_sum`), which gives the same sum for less work. In evaluation mode each example instead
-    draws one transform ``q ~ Categorical(w)`` and gets ``T_q(x; mu_q)``: a weighted
-    sum of transformed signals is not itself a plausible signal, while draws from
-    the mixture are, and the ``C`` copies that :class:`augsleep.models.AugNet`
-    averages then estimate the expectation ``E_q[f(T_q x)]`` the layer stands for.
-    The draws use systematic sampling: the number of examples of each transform
-    is multinomial, and transform ``q`` takes the next ``n_q`` rows of the batch
-    in a cyclic order that starts at a uniformly random row. Every example gets
-    ``T_q`` with probability exactly ``w_q``; each transform runs on contiguous
-    slices of the batch (no gather or scatter), so evaluation costs one transform
-    pass per layer instead of ``Q``. As the C copies of a window sit ``n_windows``
-    rows apart, they are spread over the transforms in proportion to ``w``
-    (stratified), which lowers the variance of the average.
+    over the whole batch, so that every weight and magnitude receives a gradient at
+    every step (the paper's Eq. 2). Transforms of the same kind share their passes
+    over the data there (one FFT for the spectral transforms, one inverse FFT for
+    the random filters, one matrix product for the channel maps; see
+    :meth:`_weighted_sum`), which gives the same sum for less work. In evaluation
+    mode each example instead draws one transform ``q ~ Categorical(w)`` and gets
+    ``T_q(x; mu_q)``: a weighted sum of transformed signals is not itself a
+    plausible signal, while draws from the mixture are, and the ``C`` copies that
+    :class:`augsleep.models.AugNet` averages then estimate the expectation
+    ``E_q[f(T_q x)]`` the layer stands for. The draws use systematic sampling: the
+    number of examples of each transform is multinomial, and transform ``q`` takes
+    the next ``n_q`` rows of the batch in a cyclic order that starts at a uniformly
+    random row. Every example gets ``T_q`` with probability exactly ``w_q``; each
+    transform runs on contiguous slices of the batch (no gather or scatter), so
+    evaluation costs one transform pass per layer instead of ``Q``. As the C copies
+    of a window sit ``n_windows`` rows apart, they are spread over the transforms in
+    proportion to ``w`` (stratified), which lowers the variance of the average.
     """
 
     def __init__(
