@@ -687,7 +687,16 @@ braindecode Transform | list of braindecode Transform
         if aug_params:
             # No weight decay on the augmentation: it would pull magnitudes to 0.
             groups.append({"params": aug_params, "weight_decay": 0.0})
-        return torch.optim.Adam(groups, lr=self.lr, betas=tuple(self.betas))
+        # The fused kernel updates every parameter in one call: with the ~20 small
+        # tensors of AugNet, the per-parameter loop of the default implementation
+        # costs several times more per step on the CPU (benchmarks/README.md).
+        fused = torch.device(self.device_).type in ("cpu", "cuda")
+        return torch.optim.Adam(
+            groups,
+            lr=self.lr,
+            betas=tuple(float(b) for b in self.betas),
+            fused=fused or None,
+        )
 
     def _aug_record(self) -> dict:
         if self.module_.augmentation is None:

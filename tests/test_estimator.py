@@ -176,6 +176,16 @@ def test_paper_defaults():
     assert clf.augmentation == "sleep"
 
 
+def test_integer_betas_are_accepted(data):
+    # torch's Adam rejects a mix of int and float betas; (0, 0.999) is how a user
+    # would write the paper's value.
+    X, y = data
+    clf = AugNetClassifier(
+        None, sfreq=SFREQ, betas=(0, 0.999), max_epochs=1, random_state=0
+    )
+    assert clf.fit(X, y).history_.shape[0] == 1
+
+
 def test_string_labels_and_baseline(data):
     X, y = data
     labels = np.array(["W", "N1", "N2"])[y]
