@@ -40,6 +40,12 @@ logger = logging.getLogger(__name__)
 
 #: Windows per forward pass at prediction (each is copied ``n_copies_eval`` times).
 PREDICT_BATCH_SIZE = 256
+#: Values (windows x channels x samples) the trunk sees per forward pass at
+#: prediction on a CPU: the ``PREDICT_BATCH_SIZE * n_copies_eval`` augmented copies
+#: go through it in chunks of this size (29 windows of 6 x 3000, 1048 of 1 x 500),
+#: whose activations stay in the caches; one large batch is up to 1.5x slower on
+#: the reference 2-core machine (benchmarks/README.md). GPUs get the whole batch.
+CPU_TRUNK_CHUNK_VALUES = 2**19
 _FORMAT = "augsleep.AugNetClassifier"
 _FORMAT_VERSION = 1
 
@@ -525,6 +531,11 @@ braindecode Transform | list of braindecode Transform
             learnable,
             n_copies_train=self.n_copies_train,
             n_copies_eval=self.n_copies_eval,
+            max_windows_per_forward=(
+                max(1, CPU_TRUNK_CHUNK_VALUES // (self.n_chans_in_ * self.n_times_in_))
+                if torch.device(self.device_).type == "cpu"
+                else None
+            ),
         )
 
     def _class_weights(self, y_enc: np.ndarray) -> Tensor | None:
