@@ -4,7 +4,10 @@ Reports (issue 4, section 6):
 
 - time of one training epoch of AugNet (C = 1, the sleep preset) divided by the
   no-augmentation baseline's on the same data (target: at most 1.5);
-- predict time with C = 20 copies divided by C = 1.
+- predict time with C = 20 copies divided by C = 1;
+- where a training step's time goes: forward, regulariser, backward, optimiser
+  step and magnitude clamp of one batch, baseline and AugNet interleaved, and
+  the number of tensor operations one augmentation layer runs.
 
 Usage::
 
@@ -18,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from augsleep.estimator import AugNetClassifier
+from augsleep.regularizers import regularization
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sleep-edf-5s"
 
@@ -101,6 +106,72 @@ def main():
         f"predict {len(X)} windows: C=20 {pred_s[20]:.2f} s / C=1 {pred_s[1]:.2f} s "
         f"= {pred_s[20] / pred_s[1]:.1f} (trunk alone: {base_pred:.2f} s)"
     )
+
+    step_decomposition(fitted, X, y)
+
+
+def step_decomposition(fitted, X, y, repeats=100):
+    """Median time of each phase of a training step on one batch (interleaved)."""
+    batch = slice(0, fitted["augnet"].batch_size)
+    X_b = torch.as_tensor(X[batch])
+    y_b = torch.as_tensor(y[batch], dtype=torch.long)
+    generator = torch.Generator().manual_seed(0)
+    steps = {}
+    for name, clf in fitted.items():
+        model, optimizer = clf.module_.train(), clf._make_optimizer()
+
+        def step(model=model, optimizer=optimizer):
+            t = [time.perf_counter()]
+            ce = torch.nn.functional.nll_loss(model(X_b, generator), y_b)
+            t.append(time.perf_counter())
+            reg = regularization(model.augmentation)
+            loss = ce + 10.0 * reg
+            t.append(time.perf_counter())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            t.append(time.perf_counter())
+            optimizer.step()
+            t.append(time.perf_counter())
+            model.clamp_magnitudes_()
+            t.append(time.perf_counter())
+            return np.diff(t)
+
+        steps[name] = step
+    times = {name: [] for name in steps}
+    for round_ in range(repeats + 5):
+        for name, step in steps.items():
+            phases = step()
+            if round_ >= 5:
+                times[name].append(phases)
+    print(f"one training step on a batch of {len(X_b)} (median ms of {repeats}):")
+    for name, t in times.items():
+        med = 1e3 * np.median(np.array(t), axis=0)
+        print(
+            f"  {name}: forward {med[0]:.2f}, regulariser {med[1]:.2f}, backward "
+            f"{med[2]:.2f}, optimiser {med[3]:.2f}, clamp {med[4]:.2f}; "
+            f"total {1e3 * np.median(np.sum(t, axis=1)):.2f}"
+        )
+    layer = fitted["augnet"].module_.augmentation.layers[0]
+    with _CountOps() as forward:
+        out = layer(X_b, generator)
+    with _CountOps() as backward:
+        out.backward(torch.ones_like(out))
+    print(
+        f"one time-frequency layer runs {forward.n} tensor operations forward and "
+        f"{backward.n} backward"
+    )
+
+
+class _CountOps(TorchDispatchMode):
+    """Count the ATen operations that run inside the context."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.n += 1
+        return func(*args, **(kwargs or {}))
 
 
 if __name__ == "__main__":
