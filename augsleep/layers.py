@@ -182,9 +182,9 @@ class AugLayer(nn.Module):
           also share one product and inverse FFT: ``sum_q w_q T_q(x) =
           (sum_q w_q) x + irfft(F sum_q w_q M_q)``, where the ``M_q`` are small
           (shared across channels);
-        - the channel maps ``T_q(x) = (I + D_q) x`` (sign flip, channels
+        - the channel maps ``T_q(x) = x + D_q x`` (sign flip, channels
           symmetry, channels dropout, rotations) share one batched matrix
-          product: ``sum_q w_q T_q(x) = (sum_q w_q (I + D_q)) x``.
+          product: ``sum_q w_q T_q(x) = (sum_q w_q) x + (sum_q w_q D_q) x``.
 
         The parameters are drawn in the order of the transforms either way, so
         the result equals, up to rounding, the plain sum of ``w_q T_q(X)`` with
@@ -199,7 +199,7 @@ class AugLayer(nn.Module):
         )
         fuse_maps = sum(isinstance(t, ChannelMixingTransform) for t in transforms) > 1
         spectrum = torch.fft.rfft(X, dim=-1) if sum(spectral) > 1 else None
-        out = multiplier = filter_weight = channel_map = None
+        out = multiplier = filter_weight = delta = map_weight = None
         for w, t, is_spectral in zip(weights, transforms, spectral, strict=True):
             params = t.sample_parameters(X, generator)
             if fuse_filters and is_spectral and t.is_filter:
@@ -208,9 +208,9 @@ class AugLayer(nn.Module):
                 filter_weight = w if filter_weight is None else filter_weight + w
                 continue
             if fuse_maps and isinstance(t, ChannelMixingTransform):
-                eye = torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
-                a = w * (eye + t.channel_delta(X, params))
-                channel_map = a if channel_map is None else channel_map + a
+                d = w * t.channel_delta(X, params)
+                delta = d if delta is None else delta + d
+                map_weight = w if map_weight is None else map_weight + w
                 continue
             if spectrum is not None and is_spectral:
                 X_q = t.apply_spectrum(X, spectrum, params)
@@ -222,8 +222,8 @@ class AugLayer(nn.Module):
             X_f = torch.fft.irfft(spectrum * multiplier, n=n_times, dim=-1)
             X_f = torch.addcmul(X_f, filter_weight, X)
             out = X_f if out is None else out + X_f
-        if channel_map is not None:
-            X_m = torch.bmm(channel_map, X)
+        if delta is not None:
+            X_m = torch.addcmul(torch.bmm(delta, X), map_weight, X)
             out = X_m if out is None else out + X_m
         return out
 

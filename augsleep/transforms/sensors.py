@@ -819,12 +819,7 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
         """
-        _check_n_channels(self, X, self.n_channels, "positions")
-        _check_params_shape(self, params, (X.shape[0],))
-        if self.interpolator.max_angle != self._max_angle_rad():
-            # max_value was changed after construction: retabulate its range.
-            self.interpolator.set_max_angle(self._max_angle_rad())
-        return self.interpolator(X, params * (math.pi / 180))
+        return self.interpolator(X, self._angles_rad(X, params))
 
     def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
         """``D = W(theta) - I``: see ``ChannelMixingTransform``.
@@ -840,11 +835,16 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         -------
         D : Tensor, shape (n_windows, n_channels, n_channels)
         """
+        return self.interpolator.delta(self._angles_rad(X, params)).to(X.dtype)
+
+    def _angles_rad(self, X: Tensor, params: Tensor) -> Tensor:
+        """Check ``X`` and the angles, then convert the angles to radians."""
         _check_n_channels(self, X, self.n_channels, "positions")
         _check_params_shape(self, params, (X.shape[0],))
         if self.interpolator.max_angle != self._max_angle_rad():
+            # max_value was changed after construction: retabulate its range.
             self.interpolator.set_max_angle(self._max_angle_rad())
-        return self.interpolator.delta(params * (math.pi / 180)).to(X.dtype)
+        return params * (math.pi / 180)
 
     def extra_repr(self) -> str:  # noqa: D102
         return (
