@@ -152,8 +152,10 @@ class AugLayer(nn.Module):
         """
         check_eeg_batch(X, name="X", check_finite=False)
         weights = self.weights.to(X.dtype)
+        # One clamp for the whole layer, passed to each transform's draws.
+        magnitudes = self.magnitudes.to(X.dtype).unbind()
         if self.training:
-            return self._weighted_sum(X, weights, generator)
+            return self._weighted_sum(X, weights, magnitudes, generator)
         n = len(X)
         device = generator.device if generator is not None else X.device
         draws = torch.multinomial(
@@ -163,15 +165,18 @@ class AugLayer(nn.Module):
         start = int(torch.randint(n, (1,), generator=generator, device=device))
         # Transform q takes the next counts[q] rows after `start`, cyclically.
         out = torch.empty_like(X)
-        for transform, count in zip(self.transforms, counts, strict=True):
+        for t, mu, count in zip(self.transforms, magnitudes, counts, strict=True):
             stop = start + count
             for a, b in ((start, min(stop, n)), (0, max(stop - n, 0))):
                 if b > a:
-                    out[a:b] = transform(X[a:b], generator)
+                    params = t.sample_parameters(X[a:b], generator, magnitude=mu)
+                    out[a:b] = t.apply(X[a:b], params)
             start = stop % n
         return out
 
-    def _weighted_sum(self, X: Tensor, weights: Tensor, generator) -> Tensor:
+    def _weighted_sum(
+        self, X: Tensor, weights: Tensor, magnitudes: Sequence[Tensor], generator
+    ) -> Tensor:
         """``sum_q w_q T_q(X)`` over the whole batch (training mode).
 
         Linearity lets transforms of the same kind share their passes over the
@@ -200,8 +205,10 @@ class AugLayer(nn.Module):
         fuse_maps = sum(isinstance(t, ChannelMixingTransform) for t in transforms) > 1
         spectrum = torch.fft.rfft(X, dim=-1) if sum(spectral) > 1 else None
         out = multiplier = filter_weight = delta = map_weight = None
-        for w, t, is_spectral in zip(weights, transforms, spectral, strict=True):
-            params = t.sample_parameters(X, generator)
+        for w, mu, t, is_spectral in zip(
+            weights, magnitudes, transforms, spectral, strict=True
+        ):
+            params = t.sample_parameters(X, generator, magnitude=mu)
             if fuse_filters and is_spectral and t.is_filter:
                 m = w * t.spectral_multiplier(params.to(X.dtype), n_times)
                 multiplier = m if multiplier is None else multiplier + m

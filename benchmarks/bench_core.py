@@ -9,6 +9,8 @@
    on the batch, with the C x n augmented windows in one trunk pass and in
    chunks (``AugNet(max_windows_per_forward=...)``, by default the chunks that
    ``AugNetClassifier`` uses on a CPU).
+4. The same ratio at the batch ``AugNetClassifier.predict`` runs (256 windows),
+   where the fixed cost of the augmentation's draws is spread over more windows.
 
 Run: ``python benchmarks/bench_core.py [--device cpu|cuda] [--out FILE.md]``.
 """
@@ -28,7 +30,10 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 from braindecode.augmentation import functional as bdf  # noqa: E402
 
-from augsleep.estimator import CPU_TRUNK_CHUNK_VALUES  # noqa: E402
+from augsleep.estimator import (  # noqa: E402
+    CPU_TRUNK_CHUNK_VALUES,
+    PREDICT_BATCH_SIZE,
+)
 from augsleep.layers import make_sleep_augmentation  # noqa: E402
 from augsleep.models import AugNet, chambon_trunk  # noqa: E402
 from augsleep.regularizers import regularization  # noqa: E402
@@ -229,6 +234,30 @@ def bench_augnet(device, repeats, batch_size, trunk_chunk):
     return train, 1e3 * t_trunk, inference
 
 
+def bench_prediction_batch(device, repeats, batch_size, trunk_chunk, copies):
+    """Inference at the batch size AugNetClassifier.predict uses.
+
+    Both the trunk alone (the no-augmentation model's prediction) and AugNet run
+    the trunk in chunks of ``trunk_chunk`` windows, as the estimator does on a
+    CPU; the ratio is AugNet's time over C times the trunk's.
+    """
+    positions = standard_positions(CHANNELS)
+    g = torch.Generator(device=device).manual_seed(1)
+    X = torch.randn(batch_size, len(CHANNELS), 3000, device=device, generator=g)
+    torch.manual_seed(0)
+    trunk = chambon_trunk(len(CHANNELS), SFREQ, 3000)
+    aug = make_sleep_augmentation(SFREQ, CHANNELS, positions, magnitude=0.5)
+    model = AugNet(trunk, aug, max_windows_per_forward=trunk_chunk).to(device)
+    model.eval()
+    with torch.no_grad():
+        fns = {"trunk": lambda: model._trunk_logits(X)}
+        fns |= {c: (lambda c=c: model(X, g, n_copies=c)) for c in copies}
+        t = timeit(fns, repeats, device)
+    return 1e3 * t["trunk"], [
+        {"C": c, "ms": 1e3 * t[c], "per_copy": t[c] / t["trunk"] / c} for c in copies
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -242,6 +271,19 @@ def main():
         help="max_windows_per_forward of the chunked inference column (default: "
         "AugNetClassifier's choice on a CPU, 29 windows of 6 x 3000)",
     )
+    parser.add_argument(
+        "--predict-batch",
+        type=int,
+        default=PREDICT_BATCH_SIZE,
+        help="windows per forward of the prediction-batch table (default: "
+        "AugNetClassifier's, 256)",
+    )
+    parser.add_argument(
+        "--predict-copies",
+        default="1,4",
+        help="comma-separated C of the prediction-batch table",
+    )
+    parser.add_argument("--predict-repeats", type=int, default=7)
     parser.add_argument("--out", default=None, help="also write the tables here")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -286,6 +328,20 @@ def main():
             f"| {r['C']} | {r['one_pass_ms']:.1f} | {r['one_pass_per_copy']:.2f} | "
             f"{r['chunks_ms']:.1f} | {r['chunks_per_copy']:.2f} |"
         )
+    copies = [int(c) for c in args.predict_copies.split(",")]
+    trunk_ms, rows = bench_prediction_batch(
+        args.device, args.predict_repeats, args.predict_batch, args.trunk_chunk, copies
+    )
+    lines += [
+        "",
+        f"### Inference at the estimator's prediction batch ({args.predict_batch}, "
+        f"6, 3000), trunk in chunks of {args.trunk_chunk} windows; trunk alone "
+        f"{trunk_ms:.1f} ms",
+        "",
+        "| C | AugNet (ms) | / (trunk x C) |",
+        "| ---: | ---: | ---: |",
+    ]
+    lines += [f"| {r['C']} | {r['ms']:.1f} | {r['per_copy']:.2f} |" for r in rows]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -215,6 +215,33 @@ def test_fused_training_sum_equals_the_plain_weighted_sum(layer_index):
         torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
 
 
+def test_passed_magnitude_gives_the_same_draws_and_gradient():
+    # AugLayer clamps its magnitudes once and passes them to sample_parameters;
+    # the draws and the gradient must be those of the transform's own magnitude.
+    module = _six_channel_preset(magnitude=0.3)
+    X = torch.randn(4, 6, 300, dtype=torch.float64)
+    probe = None
+    for layer in module.layers:
+        for t in layer.transforms:
+            own = t.sample_parameters(X, torch.Generator().manual_seed(3))
+            mu = t.magnitude.detach().clone().requires_grad_(True)
+            passed = t.sample_parameters(
+                X, torch.Generator().manual_seed(3), magnitude=mu
+            )
+            assert torch.equal(own, passed), t.name
+            probe = torch.randn(own.shape, dtype=own.dtype)
+            (expected,) = torch.autograd.grad((own * probe).sum(), t._magnitude)
+            (got,) = torch.autograd.grad((passed * probe).sum(), mu)
+            assert expected != 0, t.name  # the check is not vacuous
+            torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+            # A different magnitude changes the draws' scale, not their noise.
+            half = t.sample_parameters(
+                X, torch.Generator().manual_seed(3), magnitude=mu.detach() / 2
+            )
+            assert not torch.equal(half, own), t.name
+    assert probe is not None
+
+
 def test_channel_maps_and_spectral_filters_match_their_transforms():
     # The matrix D of x + D x and the filter M of x + irfft(rfft(x) M) that the
     # fused sum uses must reproduce each transform's own apply().

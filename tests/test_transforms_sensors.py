@@ -308,6 +308,18 @@ def test_shuffle_straight_through_gradient():
     assert torch.equal(X.grad.gather(1, src[:, :, None].expand_as(X)), W)
 
 
+def test_shuffle_without_gradient_is_the_same_shuffle():
+    # Without autograd (inference) the surrogate of the gradient is skipped;
+    # the values must be those of the differentiable forward pass.
+    t = ChannelsShuffle(0.5)
+    X = _batch(n_windows=16)
+    with_grad = t(X, _gen())
+    with torch.no_grad():
+        without = t(X, _gen())
+    assert with_grad.requires_grad and not without.requires_grad
+    assert torch.equal(with_grad.detach(), without)
+
+
 # ---------------------------------------------------------- channels dropout ---
 
 

@@ -550,7 +550,7 @@ class RotationInterpolator(torch.nn.Module):
             [1 - h01, u * one_minus_u * one_minus_u, h01, -u * u * one_minus_u], 1
         )
         n = table.shape[-1]
-        return torch.matmul(basis[:, None, :], corners.flatten(2)).view(-1, n, n)
+        return torch.bmm(basis[:, None, :], corners.flatten(2)).view(-1, n, n)
 
     def matrix(self, angles_rad: Tensor) -> Tensor:
         """Interpolation matrices ``W(theta)``, shape (n_windows, n, n)."""
@@ -575,4 +575,4 @@ class RotationInterpolator(torch.nn.Module):
             returns ``X`` exactly.
         """
         delta = self.delta(angles_rad).to(X.dtype)
-        return X + torch.einsum("bij,bjt->bit", delta, X)
+        return torch.baddbmm(X, delta, X)  # X + delta @ X in one op

@@ -100,7 +100,30 @@ class DifferentiableTransform(nn.Module):
         """Project the stored magnitude back onto [0, 1] (after an optimiser step)."""
         self._magnitude.clamp_(0.0, 1.0)
 
-    def sample_parameters(self, X: Tensor, generator: torch.Generator | None = None):
+    def magnitude_like(self, X: Tensor, magnitude: Tensor | None = None) -> Tensor:
+        """``mu`` in ``X``'s dtype and on ``X``'s device, with its gradient.
+
+        Parameters
+        ----------
+        X : Tensor
+            Tensor whose dtype and device ``mu`` takes.
+        magnitude : Tensor | None
+            0-d magnitude to use instead of :attr:`magnitude` (see
+            :meth:`sample_parameters`).
+
+        Returns
+        -------
+        mu : Tensor, 0-d
+        """
+        mu = self.magnitude if magnitude is None else magnitude
+        return mu.to(dtype=X.dtype, device=X.device)
+
+    def sample_parameters(
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
+    ):
         """Draw the physical parameters of the transform for each example.
 
         Parameters
@@ -109,6 +132,11 @@ class DifferentiableTransform(nn.Module):
             Batch the parameters are drawn for.
         generator : torch.Generator | None
             Source of every random draw; ``None`` uses torch's global generator.
+        magnitude : Tensor | None
+            0-d magnitude ``mu`` in [0, 1] to draw with, carrying its gradient;
+            ``None`` reads :attr:`magnitude`. An :class:`augsleep.layers.AugLayer`
+            clamps the magnitudes of all its transforms in one go and passes
+            them here (a clamp per transform costs four small ops each time).
 
         Returns
         -------
@@ -331,10 +359,9 @@ class ProbabilityTransform(DifferentiableTransform):
         """
         return 0.0, 1.0
 
-    def _gates(self, shape, X: Tensor, generator) -> Tensor:
-        return relaxed_bernoulli(
-            self.probability, shape, X, self.temperature, generator
-        )
+    def _gates(self, shape, X: Tensor, generator, magnitude=None) -> Tensor:
+        probability = self.magnitude_like(X, magnitude) * self.max_value
+        return relaxed_bernoulli(probability, shape, X, self.temperature, generator)
 
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
         return f"{super().extra_repr()}, temperature={self.temperature:g}"

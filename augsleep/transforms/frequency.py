@@ -8,13 +8,20 @@ exactly (the perturbation they add is then exactly zero).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import Tensor
 
 from augsleep.transforms._sampling import uniform
-from augsleep.transforms.base import DifferentiableTransform, SpectralTransform
+from augsleep.transforms.base import SpectralTransform
+
+
+@functools.lru_cache(maxsize=16)
+def _sample_indices(n_times: int, dtype: torch.dtype, device) -> Tensor:
+    """``arange(n_times)`` in ``dtype`` on ``device``, cached (never written to)."""
+    return torch.arange(n_times, dtype=dtype, device=device)
 
 
 def _check_sfreq(sfreq, owner: str) -> float:
@@ -36,10 +43,12 @@ def _check_sfreq(sfreq, owner: str) -> float:
     return value
 
 
+@functools.lru_cache(maxsize=16)
 def _hilbert_rotation(n_times: int, dtype: torch.dtype, device) -> Tensor:
     """Multiplier of the rfft bins that gives the Hilbert transform.
 
     ``-i`` on the positive frequencies, 0 at DC and (even length) Nyquist.
+    Cached (never written to): building it takes seven small ops, each call.
     """
     n_freqs = n_times // 2 + 1
     rotation = torch.full((n_freqs,), -1j, dtype=dtype, device=device)
@@ -47,11 +56,6 @@ def _hilbert_rotation(n_times: int, dtype: torch.dtype, device) -> Tensor:
     if n_times % 2 == 0:
         rotation[-1] = 0
     return rotation
-
-
-def _magnitude_like(transform: DifferentiableTransform, X: Tensor) -> Tensor:
-    """Return ``mu`` (with its gradient) in ``X``'s dtype and on ``X``'s device."""
-    return transform.magnitude.to(dtype=X.dtype, device=X.device)
 
 
 class FTSurrogate(SpectralTransform):
@@ -106,7 +110,10 @@ class FTSurrogate(SpectralTransform):
         self.channel_indep = bool(channel_indep)
 
     def sample_parameters(
-        self, X: Tensor, generator: torch.Generator | None = None
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw phase perturbations for the positive-frequency bins.
 
@@ -116,6 +123,8 @@ class FTSurrogate(SpectralTransform):
             Batch the phases are drawn for.
         generator : torch.Generator | None
             Source of the uniform noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -124,15 +133,14 @@ class FTSurrogate(SpectralTransform):
         """
         n_windows, n_channels, n_times = X.shape
         n_freqs = n_times // 2 + 1
-        mu = _magnitude_like(self, X)
+        mu = self.magnitude_like(X, magnitude)
         n_draws = n_channels if self.channel_indep else 1
         u = uniform((n_windows, n_draws, n_freqs), X, generator)
         # DC and (even length) Nyquist coefficients are real: leave their phase.
-        real_bins = torch.zeros(n_freqs, dtype=torch.bool, device=X.device)
-        real_bins[0] = True
+        u[..., 0] = 0.0
         if n_times % 2 == 0:
-            real_bins[-1] = True
-        return u.masked_fill(real_bins, 0.0) * (mu * self.max_value)
+            u[..., -1] = 0.0
+        return u * (mu * self.max_value)
 
     def parameter_bounds(self) -> tuple[float, float]:
         """Phases lie in ``[0, mu * max_value]`` radians."""
@@ -212,7 +220,10 @@ class FrequencyShift(SpectralTransform):
         self.sfreq = _check_sfreq(sfreq, "FrequencyShift")
 
     def sample_parameters(
-        self, X: Tensor, generator: torch.Generator | None = None
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw one frequency shift per window.
 
@@ -222,13 +233,15 @@ class FrequencyShift(SpectralTransform):
             Batch the shifts are drawn for.
         generator : torch.Generator | None
             Source of the uniform noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
         delta : Tensor, shape (n_windows,)
             Shifts in Hz, in ``[-mu * max_value, mu * max_value]``.
         """
-        mu = _magnitude_like(self, X)
+        mu = self.magnitude_like(X, magnitude)
         u = uniform((X.shape[0],), X, generator)
         return (2 * u - 1) * (mu * self.max_value)
 
@@ -265,8 +278,11 @@ class FrequencyShift(SpectralTransform):
             n=n_times,
             dim=-1,
         )
-        t = torch.arange(n_times, dtype=X.dtype, device=X.device) / self.sfreq
-        angle = (2 * math.pi) * params.to(X.dtype).view(-1, 1, 1) * t
+        # 2 pi delta t, with t = arange(n_times) / sfreq.
+        angle = torch.outer(
+            params.to(X.dtype) * (2 * math.pi / self.sfreq),
+            _sample_indices(n_times, X.dtype, X.device),
+        )[:, None, :]
         return X * torch.cos(angle) - hilbert * torch.sin(angle)
 
     def extra_repr(self) -> str:
@@ -358,7 +374,10 @@ class BandstopFilter(SpectralTransform):
         self.max_freq = float(max_freq)
 
     def sample_parameters(
-        self, X: Tensor, generator: torch.Generator | None = None
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw a bandwidth and a centre frequency per window.
 
@@ -368,6 +387,8 @@ class BandstopFilter(SpectralTransform):
             Batch the bands are drawn for.
         generator : torch.Generator | None
             Source of the uniform noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -375,7 +396,7 @@ class BandstopFilter(SpectralTransform):
             Column 0: bandwidth in Hz, in ``[0, mu * max_value]``; column 1:
             centre frequency in Hz, in ``[0, max_freq]``.
         """
-        mu = _magnitude_like(self, X)
+        mu = self.magnitude_like(X, magnitude)
         u = uniform((X.shape[0], 2), X, generator)
         bandwidth = u[:, 0] * (mu * self.max_value)
         centre = u[:, 1] * self.max_freq

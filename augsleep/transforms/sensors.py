@@ -313,7 +313,12 @@ class SignFlip(ChannelMixingTransform, ProbabilityTransform):
 
     name = "sign_flip"
 
-    def sample_parameters(self, X: Tensor, generator: torch.Generator | None = None):
+    def sample_parameters(
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
+    ):
         """Draw one gate per window.
 
         Parameters
@@ -322,13 +327,15 @@ class SignFlip(ChannelMixingTransform, ProbabilityTransform):
             Batch.
         generator : torch.Generator | None
             Source of the noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
         gates : Tensor, shape (n_windows,)
             Relaxed Bernoulli gates in [0, 1] (1 = flipped).
         """
-        return self._gates((X.shape[0],), X, generator)
+        return self._gates((X.shape[0],), X, generator, magnitude)
 
     def apply(self, X: Tensor, params: Tensor) -> Tensor:
         """Blend ``X`` with ``-X`` by the gates.
@@ -411,7 +418,12 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
         perm = homologous_permutation(self.ch_names)
         self.register_buffer("permutation", torch.tensor(perm, dtype=torch.long))
 
-    def sample_parameters(self, X: Tensor, generator: torch.Generator | None = None):
+    def sample_parameters(
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
+    ):
         """Draw one gate per window.
 
         Parameters
@@ -420,6 +432,8 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
             Batch.
         generator : torch.Generator | None
             Source of the noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -427,7 +441,7 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
             Relaxed Bernoulli gates in [0, 1] (1 = swapped).
         """
         _check_n_channels(self, X, len(self.ch_names), "ch_names")
-        return self._gates((X.shape[0],), X, generator)
+        return self._gates((X.shape[0],), X, generator, magnitude)
 
     def apply(self, X: Tensor, params: Tensor) -> Tensor:
         """Blend ``X`` with its left/right-swapped version by the gates.
@@ -496,7 +510,12 @@ class ChannelsDropout(ChannelMixingTransform, ProbabilityTransform):
 
     name = "channels_dropout"
 
-    def sample_parameters(self, X: Tensor, generator: torch.Generator | None = None):
+    def sample_parameters(
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
+    ):
         """Draw one drop gate per window and channel.
 
         Parameters
@@ -505,13 +524,15 @@ class ChannelsDropout(ChannelMixingTransform, ProbabilityTransform):
             Batch.
         generator : torch.Generator | None
             Source of the noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
         gates : Tensor, shape (n_windows, n_channels)
             Relaxed Bernoulli gates in [0, 1] (1 = dropped).
         """
-        return self._gates(tuple(X.shape[:2]), X, generator)
+        return self._gates(tuple(X.shape[:2]), X, generator, magnitude)
 
     def apply(self, X: Tensor, params: Tensor) -> Tensor:
         """Scale each channel by ``1 - gate``.
@@ -617,7 +638,12 @@ class ChannelsShuffle(ProbabilityTransform):
     name = "channels_shuffle"
     straight_through = True
 
-    def sample_parameters(self, X: Tensor, generator: torch.Generator | None = None):
+    def sample_parameters(
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
+    ):
         """Draw selection gates and permutation keys.
 
         Parameters
@@ -626,6 +652,8 @@ class ChannelsShuffle(ProbabilityTransform):
             Batch.
         generator : torch.Generator | None
             Source of the noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -635,7 +663,7 @@ class ChannelsShuffle(ProbabilityTransform):
             uniform keys in [0, 1) that order the selected channels.
         """
         shape = tuple(X.shape[:2])
-        gates = self._gates(shape, X, generator)
+        gates = self._gates(shape, X, generator, magnitude)
         keys = uniform(shape, X, generator)
         return torch.stack([gates, keys], dim=-1)
 
@@ -658,6 +686,8 @@ class ChannelsShuffle(ProbabilityTransform):
         gates, keys = params[..., 0].to(X.dtype), params[..., 1]
         perm = _masked_permutation(gates.detach() > 0.5, keys.detach())
         shuffled = torch.gather(X, 1, perm[:, :, None].expand_as(X))
+        if not (torch.is_grad_enabled() and gates.requires_grad):
+            return shuffled  # no gradient to carry (e.g. at inference)
         # (g - g.detach()) is exactly 0, so the forward value is the hard shuffle
         # bit for bit; its gradient is dg/dmu times the detached displacement.
         surrogate = (gates - gates.detach())[:, :, None] * (shuffled - X).detach()
@@ -719,10 +749,10 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
     interpolation, batched over windows: a few operator calls whatever the number
     of Legendre terms, C1 in the angle, within ~5e-11 of the exact spline, exact
     at 0. The ``(n_windows, n_channels, n_channels)`` matrices are cast to the
-    data's dtype and applied with one ``einsum``. Changing :attr:`max_value` after
-    construction rebuilds the table at the next call; angles outside
-    ``[-max_value, max_value]`` (plus one grid step of slack) passed to
-    :meth:`apply` raise a ``ValueError``.
+    data's dtype and applied with one ``baddbmm`` (``X + (W - I) X``). Changing
+    :attr:`max_value` after construction rebuilds the table at the next call;
+    angles outside ``[-max_value, max_value]`` (plus one grid step of slack)
+    passed to :meth:`apply` raise a ``ValueError``.
     """
 
     name = "sensors_rotation"
@@ -776,7 +806,12 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         """Number of sensors the transform was built for."""
         return self.interpolator.n_channels
 
-    def sample_parameters(self, X: Tensor, generator: torch.Generator | None = None):
+    def sample_parameters(
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
+    ):
         """Draw one rotation angle per window.
 
         Parameters
@@ -785,6 +820,8 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
             Batch.
         generator : torch.Generator | None
             Source of the noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -793,7 +830,7 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         """
         _check_n_channels(self, X, self.n_channels, "positions")
         u = uniform((X.shape[0],), X, generator)
-        return self.magnitude.to(X.dtype) * self.max_value * (2 * u - 1)
+        return self.magnitude_like(X, magnitude) * self.max_value * (2 * u - 1)
 
     def parameter_bounds(self) -> tuple[float, float]:
         """Angles lie in ``[-mu * max_value, mu * max_value]`` degrees.

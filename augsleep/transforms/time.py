@@ -15,11 +15,6 @@ from augsleep.transforms._sampling import normal, uniform
 from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
 
 
-def _magnitude_like(transform: DifferentiableTransform, X: Tensor) -> Tensor:
-    """Return ``mu`` (with its gradient) in ``X``'s dtype and on ``X``'s device."""
-    return transform.magnitude.to(dtype=X.dtype, device=X.device)
-
-
 class TimeReverse(ProbabilityTransform):
     """Reverse the time axis of each window with probability ``mu * max_value``.
 
@@ -53,7 +48,10 @@ class TimeReverse(ProbabilityTransform):
     name = "time_reverse"
 
     def sample_parameters(
-        self, X: Tensor, generator: torch.Generator | None = None
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw one relaxed Bernoulli gate per window.
 
@@ -63,13 +61,15 @@ class TimeReverse(ProbabilityTransform):
             Batch the gates are drawn for.
         generator : torch.Generator | None
             Source of the uniform noise behind the gates.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
         gates : Tensor, shape (n_windows,)
             Gates in [0, 1]; 1 means "reversed".
         """
-        return self._gates((X.shape[0],), X, generator)
+        return self._gates((X.shape[0],), X, generator, magnitude)
 
     def apply(self, X: Tensor, params: Tensor) -> Tensor:
         """Blend each window with its time-reversed copy.
@@ -135,7 +135,10 @@ class SmoothTimeMask(DifferentiableTransform):
     straight_through = False
 
     def sample_parameters(
-        self, X: Tensor, generator: torch.Generator | None = None
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw a mask length and start per window.
 
@@ -145,6 +148,8 @@ class SmoothTimeMask(DifferentiableTransform):
             Batch the masks are drawn for.
         generator : torch.Generator | None
             Source of the uniform noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -153,7 +158,7 @@ class SmoothTimeMask(DifferentiableTransform):
             column 1: mask start in samples, in ``[0, n_times]``.
         """
         n_windows, _, n_times = X.shape
-        mu = _magnitude_like(self, X)
+        mu = self.magnitude_like(X, magnitude)
         u = uniform((n_windows, 2), X, generator)
         length = u[:, 0] * (mu * self.max_value)
         # Keep the mask inside the window; a mask longer than it starts at 0.
@@ -222,7 +227,10 @@ class GaussianNoise(DifferentiableTransform):
     straight_through = False
 
     def sample_parameters(
-        self, X: Tensor, generator: torch.Generator | None = None
+        self,
+        X: Tensor,
+        generator: torch.Generator | None = None,
+        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw the additive noise.
 
@@ -232,13 +240,15 @@ class GaussianNoise(DifferentiableTransform):
             Batch the noise is drawn for.
         generator : torch.Generator | None
             Source of the standard normal noise.
+        magnitude : Tensor | None
+            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
         noise : Tensor, shape (n_windows, n_channels, n_times)
             Noise of standard deviation ``mu * max_value``.
         """
-        mu = _magnitude_like(self, X)
+        mu = self.magnitude_like(X, magnitude)
         return normal(tuple(X.shape), X, generator) * (mu * self.max_value)
 
     def parameter_bounds(self) -> tuple[float, float]:
