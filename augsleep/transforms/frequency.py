@@ -19,9 +19,9 @@ from augsleep.transforms.base import SpectralTransform
 
 
 @functools.lru_cache(maxsize=16)
-def _sample_indices(n_times: int, dtype: torch.dtype, device) -> Tensor:
-    """``arange(n_times)`` in ``dtype`` on ``device``, cached (never written to)."""
-    return torch.arange(n_times, dtype=dtype, device=device)
+def _sample_times(n_times: int, sfreq: float, dtype: torch.dtype, device) -> Tensor:
+    """Sample times ``arange(n_times) / sfreq`` in s, cached (never written to)."""
+    return torch.arange(n_times, dtype=dtype, device=device) / sfreq
 
 
 def _check_sfreq(sfreq, owner: str) -> float:
@@ -278,11 +278,8 @@ class FrequencyShift(SpectralTransform):
             n=n_times,
             dim=-1,
         )
-        # 2 pi delta t, with t = arange(n_times) / sfreq.
-        angle = torch.outer(
-            params.to(X.dtype) * (2 * math.pi / self.sfreq),
-            _sample_indices(n_times, X.dtype, X.device),
-        )[:, None, :]
+        t = _sample_times(n_times, self.sfreq, X.dtype, X.device)
+        angle = torch.outer((2 * math.pi) * params.to(X.dtype), t)[:, None, :]
         return X * torch.cos(angle) - hilbert * torch.sin(angle)
 
     def extra_repr(self) -> str:
