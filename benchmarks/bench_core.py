@@ -28,6 +28,7 @@ import torch
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
+from bench_estimator_speed import CountOps  # noqa: E402 (same folder)
 from braindecode.augmentation import functional as bdf  # noqa: E402
 
 from augsleep.estimator import (  # noqa: E402
@@ -221,6 +222,8 @@ def bench_augnet(device, repeats, batch_size, trunk_chunk):
         fns |= {("chunks", c): (lambda c=c: augnet(c, trunk_chunk)) for c in copies}
         t = timeit(fns, repeats, device)
         t_trunk = t["trunk"]
+        with CountOps() as ops:
+            model.augmentation(X, g)
         for c in copies:
             inference.append(
                 {
@@ -231,7 +234,7 @@ def bench_augnet(device, repeats, batch_size, trunk_chunk):
                     "chunks_per_copy": t[("chunks", c)] / t_trunk / c,
                 }
             )
-    return train, 1e3 * t_trunk, inference
+    return train, 1e3 * t_trunk, inference, ops.n
 
 
 def bench_prediction_batch(device, repeats, batch_size, trunk_chunk, copies):
@@ -304,7 +307,7 @@ def main():
             else "- | - | -"
         )
         lines.append(f"| {r['transform']} | {r['ours_ms']:.1f} | {bd} |")
-    train, trunk_ms, inference = bench_augnet(
+    train, trunk_ms, inference, n_ops = bench_augnet(
         args.device, args.repeats, args.train_batch, args.trunk_chunk
     )
     lines += [
@@ -328,6 +331,11 @@ def main():
             f"| {r['C']} | {r['one_pass_ms']:.1f} | {r['one_pass_per_copy']:.2f} | "
             f"{r['chunks_ms']:.1f} | {r['chunks_per_copy']:.2f} |"
         )
+    lines += [
+        "",
+        f"The augmentation (evaluation mode, C = 1) runs {n_ops} tensor operations "
+        f"on this batch.",
+    ]
     copies = [int(c) for c in args.predict_copies.split(",")]
     trunk_ms, rows = bench_prediction_batch(
         args.device, args.predict_repeats, args.predict_batch, args.trunk_chunk, copies

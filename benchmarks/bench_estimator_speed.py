@@ -152,9 +152,9 @@ def step_decomposition(fitted, X, y, repeats=100):
             f"total {1e3 * np.median(np.sum(t, axis=1)):.2f}"
         )
     layer = fitted["augnet"].module_.augmentation.layers[0]
-    with _CountOps() as forward:
+    with CountOps() as forward:
         out = layer(X_b, generator)
-    with _CountOps() as backward:
+    with CountOps() as backward:
         out.backward(torch.ones_like(out))
     print(
         f"one time-frequency layer runs {forward.n} tensor operations forward and "
@@ -162,7 +162,7 @@ def step_decomposition(fitted, X, y, repeats=100):
     )
 
 
-class _CountOps(TorchDispatchMode):
+class CountOps(TorchDispatchMode):
     """Count the ATen operations that run inside the context."""
 
     def __init__(self):
