@@ -7,14 +7,16 @@ and the epoch budget; only ``augmentation`` differs. Reports test balanced
 accuracy, Cohen's kappa, macro F1 and training time per seed, their mean and
 standard deviation, and AugNet's learned augmentations.
 
-Full paper budget (300 epochs, patience 30, 3 seeds; days on 2 CPU cores)::
+Full paper budget (300 epochs, patience 30, 3 seeds; about 6.5 hours on 2 CPU
+cores if no run stops early)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sleep_edf.py
 
-Reduced budget actually run (see benchmarks/README.md)::
+The reduced budgets actually run, and their results, are in benchmarks/README.md,
+e.g.::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sleep_edf.py \
-        --max-epochs 10 --patience 10 --out /tmp/bench_sleep_edf.json
+        --max-epochs 25 --patience 25 --out /tmp/bench_sleep_edf.json
 """
 
 import argparse
