@@ -423,3 +423,16 @@ def test_bandstop_rejects_bad_max_freq():
         batch(n_windows=500), gen()
     )
     assert (params[:, 1] >= 0).all() and (params[:, 1] <= 10.0).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_trains_after_a_call_in_inference_mode(name):
+    # Constants some transforms cache on their first call must not be inference
+    # tensors: a prediction under torch.inference_mode() may come first.
+    transform = make(name, 0.5)
+    X = batch(n_times=257)  # a length no other test caches first
+    with torch.inference_mode():
+        transform(X, generator=gen())
+    out = transform(X.clone().requires_grad_(True), generator=gen())
+    (out * batch(n_times=257, seed=1)).sum().backward()
+    assert torch.isfinite(transform._magnitude.grad)

@@ -17,11 +17,16 @@ from torch import Tensor
 from augsleep.transforms._sampling import uniform
 from augsleep.transforms.base import SpectralTransform
 
+# The cached constants below are built with inference mode off: a tensor made
+# under ``torch.inference_mode()`` (a user's prediction) cannot take part in a
+# later training step, where autograd saves it for the backward pass.
+
 
 @functools.lru_cache(maxsize=16)
 def _sample_times(n_times: int, sfreq: float, dtype: torch.dtype, device) -> Tensor:
     """Sample times ``arange(n_times) / sfreq`` in s, cached (never written to)."""
-    return torch.arange(n_times, dtype=dtype, device=device) / sfreq
+    with torch.inference_mode(False):
+        return torch.arange(n_times, dtype=dtype, device=device) / sfreq
 
 
 def _check_sfreq(sfreq, owner: str) -> float:
@@ -51,10 +56,11 @@ def _hilbert_rotation(n_times: int, dtype: torch.dtype, device) -> Tensor:
     Cached (never written to): building it takes seven small ops, each call.
     """
     n_freqs = n_times // 2 + 1
-    rotation = torch.full((n_freqs,), -1j, dtype=dtype, device=device)
-    rotation[0] = 0
-    if n_times % 2 == 0:
-        rotation[-1] = 0
+    with torch.inference_mode(False):
+        rotation = torch.full((n_freqs,), -1j, dtype=dtype, device=device)
+        rotation[0] = 0
+        if n_times % 2 == 0:
+            rotation[-1] = 0
     return rotation
 
 
