@@ -7,12 +7,26 @@ Reports (issue 4, section 6):
 - predict time with C = 20 copies divided by C = 1;
 - where a training step's time goes: forward, regulariser, backward, optimiser
   step and magnitude clamp of one batch, baseline and AugNet interleaved, and
-  the number of tensor operations one augmentation layer runs.
+  the number of tensor operations one augmentation layer runs;
+- with ``--compiled-bound``: the same step with the augmentation module compiled
+  by ``torch.compile`` (inductor: fused C++ kernels; needs a C++ compiler). The
+  compiled graph draws its noise from torch's global generator, not from the
+  estimator's, so this is not a way to train; it is a bound on what fusing the
+  augmentation's operations could give.
+
+By default the data are the first windows of sleep-edf-5s (1 x 500). With
+``--n-channels`` the windows are random (n_channels x n_times, 100 Hz); with 6
+channels they get the names and positions of ``CHANNELS``, so the preset
+includes its sensor layer (the shape of the paper's MASS experiment: 30-s
+windows of 3000 samples). One channel of 3000 samples is Sleep-EDF's Fpz-Cz on
+whole 30-s epochs.
 
 Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_estimator_speed.py \
-        --n-windows 2000 --epochs 3 --rounds 3
+        --n-windows 2000 --epochs 3 --rounds 3 [--compiled-bound]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_estimator_speed.py \
+        --n-channels 6 --n-times 3000 --n-windows 500 --epochs 3 --rounds 3
 """
 
 import argparse
@@ -25,17 +39,25 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from augsleep.estimator import AugNetClassifier
 from augsleep.regularizers import regularization
+from augsleep.transforms.sensors import standard_positions
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sleep-edf-5s"
+CHANNELS = ["C3", "C4", "F3", "F4", "O1", "O2"]
+
+
+def random_windows(n_windows, n_channels, n_times):
+    """Random windows (30 uV std) and labels, seeded."""
+    rng = np.random.RandomState(0)
+    X = 30 * rng.randn(n_windows, n_channels, n_times).astype(np.float32)
+    source = f"random ({n_channels} x {n_times} @ 100 Hz)"
+    return X, rng.randint(5, size=n_windows), source
 
 
 def load_windows(n_windows):
     """First windows of the first nights of sleep-edf-5s, else random data."""
     files = sorted(DATA.glob("*.npz"))
     if not files:
-        rng = np.random.RandomState(0)
-        X = 30 * rng.randn(n_windows, 1, 500).astype(np.float32)
-        return X, rng.randint(5, size=n_windows), "random (1 x 500 @ 100 Hz)"
+        return random_windows(n_windows, 1, 500)
     Xs, ys = [], []
     for f in files:
         with np.load(f) as d:  # no allow_pickle: x, y, fs load without it
@@ -53,13 +75,29 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--n-channels",
+        type=int,
+        default=None,
+        help="random windows of this many channels instead of sleep-edf-5s; with "
+        f"{len(CHANNELS)}, named {CHANNELS}, with positions (sensor layer)",
+    )
+    parser.add_argument("--n-times", type=int, default=3000)
+    parser.add_argument("--compiled-bound", action="store_true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    X, y, source = load_windows(args.n_windows)
+    channels = {}
+    if args.n_channels is None:
+        X, y, source = load_windows(args.n_windows)
+    else:
+        X, y, source = random_windows(args.n_windows, args.n_channels, args.n_times)
+        if args.n_channels == len(CHANNELS):
+            channels = dict(ch_names=CHANNELS, positions=standard_positions(CHANNELS))
     print(f"data: {source}, {len(X)} windows, torch threads {torch.get_num_threads()}")
 
     common = dict(
+        **channels,
         sfreq=100.0,
         max_epochs=args.epochs,
         validation_fraction=None,
@@ -108,6 +146,8 @@ def main():
     )
 
     step_decomposition(fitted, X, y)
+    if args.compiled_bound:
+        compiled_bound(fitted, X, y)
 
 
 def step_decomposition(fitted, X, y, repeats=100):
@@ -160,6 +200,62 @@ def step_decomposition(fitted, X, y, repeats=100):
         f"one time-frequency layer runs {forward.n} tensor operations forward and "
         f"{backward.n} backward"
     )
+
+
+def compiled_bound(fitted, X, y, repeats=200):
+    """Training step with the augmentation compiled, against eager and baseline.
+
+    All three steps draw from torch's global generator (``generator=None``): a
+    ``torch.Generator`` argument would break the compiled graph at every draw.
+    """
+    import copy
+
+    batch = slice(0, fitted["augnet"].batch_size)
+    X_b = torch.as_tensor(X[batch])
+    y_b = torch.as_tensor(y[batch], dtype=torch.long)
+    torch.manual_seed(0)
+
+    def make_step(clf, compiled=False):
+        model = copy.deepcopy(clf.module_).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        augmentation = model.augmentation
+        if compiled:
+            model.augmentation = torch.compile(augmentation)
+
+        def step():
+            ce = torch.nn.functional.nll_loss(model(X_b), y_b)
+            loss = ce + 10.0 * regularization(augmentation)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            model.clamp_magnitudes_()
+
+        return step
+
+    steps = {
+        "baseline": make_step(fitted["baseline"]),
+        "augnet, eager": make_step(fitted["augnet"]),
+    }
+    start = time.perf_counter()
+    try:
+        compiled = make_step(fitted["augnet"], compiled=True)
+        compiled()
+    except Exception as err:  # e.g. no C++ compiler for inductor
+        print(f"torch.compile of the augmentation failed: {err!r}")
+        return
+    steps["augnet, augmentation compiled"] = compiled
+    print(f"compiling the augmentation took {time.perf_counter() - start:.0f} s")
+    times = {name: [] for name in steps}
+    for round_ in range(repeats + 10):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            if round_ >= 10:
+                times[name].append(time.perf_counter() - start)
+    base = np.median(times["baseline"])
+    print(f"one training step on {len(X_b)} windows, global generator (median ms):")
+    for name, t in times.items():
+        print(f"  {name}: {1e3 * np.median(t):.2f} ({np.median(t) / base:.2f}x)")
 
 
 class CountOps(TorchDispatchMode):

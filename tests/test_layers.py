@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from augsleep.layers import (
+    SENSOR_TRANSFORMS,
     SINUSOID_TRANSFORMS,
+    TIME_FREQUENCY_TRANSFORMS,
     AugLayer,
     AugmentationModule,
     make_sleep_augmentation,
@@ -274,3 +276,38 @@ def test_channel_maps_and_spectral_filters_match_their_transforms():
         "sensors_rotation_y",
         "sensors_rotation_z",
     }
+
+
+def test_apply_writes_into_out_the_same_values():
+    # Every transform's apply(..., out=) must give apply()'s values, in `out`
+    # itself (the evaluation path writes each transform's rows in place).
+    module = _six_channel_preset(magnitude=0.7)
+    X = torch.randn(4, 6, 300, dtype=torch.float64)
+    names = set()
+    with torch.no_grad():
+        for layer in module.layers:
+            for t in layer.transforms:
+                params = t.sample_parameters(X, torch.Generator().manual_seed(5))
+                expected = t.apply(X, params)
+                buffer = torch.full((6, 6, 300), torch.nan, dtype=X.dtype)
+                got = t.apply(X, params, out=buffer[1:5])
+                assert got.data_ptr() == buffer[1:5].data_ptr(), t.name
+                assert not torch.equal(expected, X), t.name  # not vacuous
+                assert torch.equal(buffer[1:5], expected), t.name
+                # Rows outside the slice are left alone.
+                assert buffer[[0, 5]].isnan().all(), t.name
+                names.add(t.name)
+    assert names == set(TIME_FREQUENCY_TRANSFORMS) | set(SENSOR_TRANSFORMS)
+
+
+def test_eval_without_autograd_equals_eval_with_autograd():
+    # Without autograd the evaluation path writes into its output through out=;
+    # with autograd it assigns each transform's result. Same draws, same values.
+    module = _six_channel_preset(magnitude=0.7).eval()
+    X = torch.randn(20, 6, 300, dtype=torch.float64)
+    with torch.no_grad():
+        direct = module(X, torch.Generator().manual_seed(11))
+    assigned = module(X, torch.Generator().manual_seed(11))
+    assert assigned.requires_grad  # the magnitudes reach it: the other path ran
+    assert not torch.equal(direct, X)
+    assert torch.equal(direct, assigned.detach())

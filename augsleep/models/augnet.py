@@ -114,7 +114,9 @@ class AugNet(nn.Module):
             n_copies = self.n_copies_train if self.training else self.n_copies_eval
         n_copies = _check_n_copies(n_copies, "n_copies")
 
-        augmented = self.augmentation(X.repeat(n_copies, 1, 1), generator)
+        # The layers never write to their input: one copy needs no repeat.
+        copies = X if n_copies == 1 else X.repeat(n_copies, 1, 1)
+        augmented = self.augmentation(copies, generator)
         # Copy c of window i is row c * n_windows + i.
         log_p = torch.log_softmax(self._trunk_logits(augmented), dim=-1)
         log_p = log_p.view(n_copies, len(X), -1)

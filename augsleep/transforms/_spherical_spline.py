@@ -558,7 +558,9 @@ class RotationInterpolator(torch.nn.Module):
         eye = torch.eye(self.n_channels, dtype=delta.dtype, device=delta.device)
         return eye + delta
 
-    def forward(self, X: Tensor, angles_rad: Tensor) -> Tensor:
+    def forward(
+        self, X: Tensor, angles_rad: Tensor, out: Tensor | None = None
+    ) -> Tensor:
         """Interpolate ``X`` onto the sensors rotated by ``angles_rad``.
 
         Parameters
@@ -567,6 +569,10 @@ class RotationInterpolator(torch.nn.Module):
             Signals at the original sensors.
         angles_rad : Tensor, shape (n_windows,)
             Rotation angle of each window, in radians (within :attr:`table_bound`).
+        out : Tensor | None
+            Tensor of ``X``'s shape to write the result into (no autograd), or
+            ``None``. It must not overlap ``X``: each output channel reads all
+            input channels.
 
         Returns
         -------
@@ -575,4 +581,4 @@ class RotationInterpolator(torch.nn.Module):
             returns ``X`` exactly.
         """
         delta = self.delta(angles_rad).to(X.dtype)
-        return torch.baddbmm(X, delta, X)  # X + delta @ X in one op
+        return torch.baddbmm(X, delta, X, out=out)  # X + delta @ X in one op

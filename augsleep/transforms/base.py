@@ -157,7 +157,7 @@ class DifferentiableTransform(nn.Module):
         """
         raise NotImplementedError
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+    def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Apply the transform with given parameters.
 
         Parameters
@@ -166,11 +166,16 @@ class DifferentiableTransform(nn.Module):
             Batch to transform.
         params : Tensor
             Output of :meth:`sample_parameters` for ``X``.
+        out : Tensor | None
+            Tensor of ``X``'s shape to write the result into (e.g. a slice of a
+            larger batch), as torch's ``out=`` arguments: it saves allocating
+            and copying the result, and like them it does not support autograd.
+            It must not overlap ``X``. ``None`` allocates the result.
 
         Returns
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
-            Transformed batch, same dtype and device as ``X``.
+            Transformed batch, same dtype and device as ``X`` (``out`` if given).
         """
         raise NotImplementedError
 
@@ -237,7 +242,9 @@ class SpectralTransform(DifferentiableTransform):
         """
         raise NotImplementedError
 
-    def apply_spectrum(self, X: Tensor, spectrum: Tensor, params: Tensor) -> Tensor:
+    def apply_spectrum(
+        self, X: Tensor, spectrum: Tensor, params: Tensor, out: Tensor | None = None
+    ) -> Tensor:
         """Apply the transform given the batch's spectrum.
 
         Parameters
@@ -248,6 +255,8 @@ class SpectralTransform(DifferentiableTransform):
             ``torch.fft.rfft(X, dim=-1)``.
         params : Tensor
             Output of :meth:`sample_parameters` for ``X``.
+        out : Tensor | None
+            Where to write the result (see :meth:`DifferentiableTransform.apply`).
 
         Returns
         -------
@@ -255,9 +264,10 @@ class SpectralTransform(DifferentiableTransform):
         """
         n_times = X.shape[-1]
         multiplier = self.spectral_multiplier(params.to(X.dtype), n_times)
-        return X + torch.fft.irfft(spectrum * multiplier, n=n_times, dim=-1)
+        filtered = torch.fft.irfft(spectrum * multiplier, n=n_times, dim=-1)
+        return torch.add(X, filtered, out=out)
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+    def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Apply the transform with given parameters.
 
         Parameters
@@ -266,12 +276,14 @@ class SpectralTransform(DifferentiableTransform):
             Batch to transform.
         params : Tensor
             Output of :meth:`sample_parameters` for ``X``.
+        out : Tensor | None
+            Where to write the result (see :meth:`DifferentiableTransform.apply`).
 
         Returns
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
         """
-        return self.apply_spectrum(X, torch.fft.rfft(X, dim=-1), params)
+        return self.apply_spectrum(X, torch.fft.rfft(X, dim=-1), params, out=out)
 
 
 class ChannelMixingTransform:

@@ -258,7 +258,9 @@ class FrequencyShift(SpectralTransform):
 
     is_filter = False
 
-    def apply_spectrum(self, X: Tensor, spectrum: Tensor, params: Tensor) -> Tensor:
+    def apply_spectrum(
+        self, X: Tensor, spectrum: Tensor, params: Tensor, out: Tensor | None = None
+    ) -> Tensor:
         """Shift the spectrum of each window by its own ``delta``.
 
         Parameters
@@ -269,6 +271,8 @@ class FrequencyShift(SpectralTransform):
             ``torch.fft.rfft(X, dim=-1)``.
         params : Tensor, shape (n_windows,)
             Shifts in Hz from :meth:`sample_parameters`.
+        out : Tensor | None
+            Where to write the result (see :meth:`DifferentiableTransform.apply`).
 
         Returns
         -------
@@ -286,7 +290,7 @@ class FrequencyShift(SpectralTransform):
         )
         t = _sample_times(n_times, self.sfreq, X.dtype, X.device)
         angle = torch.outer((2 * math.pi) * params.to(X.dtype), t)[:, None, :]
-        return X * torch.cos(angle) - hilbert * torch.sin(angle)
+        return torch.sub(X * torch.cos(angle), hilbert * torch.sin(angle), out=out)
 
     def extra_repr(self) -> str:
         """Describe the magnitude and the sampling frequency."""

@@ -337,7 +337,7 @@ class SignFlip(ChannelMixingTransform, ProbabilityTransform):
         """
         return self._gates((X.shape[0],), X, generator, magnitude)
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+    def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Blend ``X`` with ``-X`` by the gates.
 
         Parameters
@@ -346,6 +346,8 @@ class SignFlip(ChannelMixingTransform, ProbabilityTransform):
             Batch.
         params : Tensor, shape (n_windows,)
             Gates from :meth:`sample_parameters`.
+        out : Tensor | None
+            Where to write the result (see :meth:`DifferentiableTransform.apply`).
 
         Returns
         -------
@@ -353,7 +355,7 @@ class SignFlip(ChannelMixingTransform, ProbabilityTransform):
         """
         b = params.to(X.dtype)[:, None, None]
         # One pass: exactly X at b = 0 and -X at b = 1.
-        return X * (1 - 2 * b)
+        return torch.mul(X, 1 - 2 * b, out=out)
 
     def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
         """``D = -2 b I``: see :class:`augsleep.transforms.base.ChannelMixingTransform`.
@@ -443,7 +445,7 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
         _check_n_channels(self, X, len(self.ch_names), "ch_names")
         return self._gates((X.shape[0],), X, generator, magnitude)
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+    def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Blend ``X`` with its left/right-swapped version by the gates.
 
         Parameters
@@ -452,6 +454,8 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
             Batch.
         params : Tensor, shape (n_windows,)
             Gates from :meth:`sample_parameters`.
+        out : Tensor | None
+            Where to write the result (see :meth:`DifferentiableTransform.apply`).
 
         Returns
         -------
@@ -461,7 +465,7 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
         b = params.to(X.dtype)[:, None, None]
         swapped = X.index_select(1, self.permutation.to(X.device))
         # lerp = x + b (swapped - x), computed so that b = 0 and b = 1 are exact.
-        return torch.lerp(X, swapped, b)
+        return torch.lerp(X, swapped, b, out=out)
 
     def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
         """``D = b (P - I)``, ``P`` the swap: see ``ChannelMixingTransform``.
@@ -534,7 +538,7 @@ class ChannelsDropout(ChannelMixingTransform, ProbabilityTransform):
         """
         return self._gates(tuple(X.shape[:2]), X, generator, magnitude)
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+    def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Scale each channel by ``1 - gate``.
 
         Parameters
@@ -543,13 +547,15 @@ class ChannelsDropout(ChannelMixingTransform, ProbabilityTransform):
             Batch.
         params : Tensor, shape (n_windows, n_channels)
             Drop gates from :meth:`sample_parameters`.
+        out : Tensor | None
+            Where to write the result (see :meth:`DifferentiableTransform.apply`).
 
         Returns
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
         """
         _check_params_shape(self, params, tuple(X.shape[:2]))
-        return X * (1 - params.to(X.dtype))[:, :, None]
+        return torch.mul(X, (1 - params.to(X.dtype))[:, :, None], out=out)
 
     def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
         """``D = -diag(d)``: see ``ChannelMixingTransform``.
@@ -667,7 +673,7 @@ class ChannelsShuffle(ProbabilityTransform):
         keys = uniform(shape, X, generator)
         return torch.stack([gates, keys], dim=-1)
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+    def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Shuffle the selected channels (straight-through gradient in ``mu``).
 
         Parameters
@@ -676,6 +682,8 @@ class ChannelsShuffle(ProbabilityTransform):
             Batch.
         params : Tensor, shape (n_windows, n_channels, 2)
             Output of :meth:`sample_parameters`.
+        out : Tensor | None
+            Where to write the result (see :meth:`DifferentiableTransform.apply`).
 
         Returns
         -------
@@ -685,13 +693,15 @@ class ChannelsShuffle(ProbabilityTransform):
         _check_params_shape(self, params, (*X.shape[:2], 2))
         gates, keys = params[..., 0].to(X.dtype), params[..., 1]
         perm = _masked_permutation(gates.detach() > 0.5, keys.detach())
-        shuffled = torch.gather(X, 1, perm[:, :, None].expand_as(X))
+        index = perm[:, :, None].expand_as(X)
         if not (torch.is_grad_enabled() and gates.requires_grad):
-            return shuffled  # no gradient to carry (e.g. at inference)
+            # No gradient to carry (e.g. at inference).
+            return torch.gather(X, 1, index, out=out)
+        shuffled = torch.gather(X, 1, index)
         # (g - g.detach()) is exactly 0, so the forward value is the hard shuffle
         # bit for bit; its gradient is dg/dmu times the detached displacement.
         surrogate = (gates - gates.detach())[:, :, None] * (shuffled - X).detach()
-        return shuffled + surrogate
+        return torch.add(shuffled, surrogate, out=out)
 
 
 # --------------------------------------------------------------------------- #
@@ -842,7 +852,7 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         bound = self.physical_magnitude()
         return -bound, bound
 
-    def apply(self, X: Tensor, params: Tensor) -> Tensor:
+    def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Interpolate each window onto its rotated sensors.
 
         Parameters
@@ -851,12 +861,14 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
             Batch.
         params : Tensor, shape (n_windows,)
             Angles in degrees from :meth:`sample_parameters`.
+        out : Tensor | None
+            Where to write the result (see :meth:`DifferentiableTransform.apply`).
 
         Returns
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
         """
-        return self.interpolator(X, self._angles_rad(X, params))
+        return self.interpolator(X, self._angles_rad(X, params), out=out)
 
     def channel_delta(self, X: Tensor, params: Tensor) -> Tensor:
         """``D = W(theta) - I``: see ``ChannelMixingTransform``.
