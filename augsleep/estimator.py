@@ -38,16 +38,38 @@ from torch import Tensor, nn
 
 logger = logging.getLogger(__name__)
 
-#: Windows per forward pass at prediction (each is copied ``n_copies_eval`` times).
-PREDICT_BATCH_SIZE = 256
+#: Values (windows x copies x channels x samples) augmented per forward pass at
+#: prediction: a batch holds ``max(1, PREDICT_BATCH_VALUES // (n_copies *
+#: n_channels * n_times))`` windows (233 of 6 x 3000 with one copy, 11 with 20),
+#: so that memory does not grow with the number of copies: 16 MB per augmented
+#: batch in float32, where 256 windows of 6 x 3000 with 20 copies took 1.3 GB.
+PREDICT_BATCH_VALUES = 2**22
 #: Values (windows x channels x samples) the trunk sees per forward pass at
-#: prediction on a CPU: the ``PREDICT_BATCH_SIZE * n_copies_eval`` augmented copies
-#: go through it in chunks of this size (29 windows of 6 x 3000, 1048 of 1 x 500),
+#: prediction on a CPU: the augmented copies of a prediction batch go through
+#: it in chunks of this size (29 windows of 6 x 3000, 1048 of 1 x 500),
 #: whose activations stay in the caches; one large batch is up to 1.5x slower on
 #: the reference 2-core machine (benchmarks/README.md). GPUs get the whole batch.
 CPU_TRUNK_CHUNK_VALUES = 2**19
 _FORMAT = "augsleep.AugNetClassifier"
 _FORMAT_VERSION = 1
+
+
+def predict_batch_size(n_copies: int, n_chans: int, n_times: int) -> int:
+    """Windows per forward pass at prediction (see :data:`PREDICT_BATCH_VALUES`).
+
+    Parameters
+    ----------
+    n_copies : int
+        Augmented copies of each window (1 without augmentation).
+    n_chans, n_times : int
+        Shape of a window.
+
+    Returns
+    -------
+    batch_size : int
+        At least 1.
+    """
+    return max(1, PREDICT_BATCH_VALUES // (n_copies * n_chans * n_times))
 
 
 def _resolve_device(device) -> torch.device:
@@ -237,7 +259,10 @@ braindecode Transform | list of braindecode Transform
     Prediction averages the probabilities of ``n_copies_eval`` randomly augmented
     copies; the draws are seeded by ``random_state``, so repeated calls on the
     same X give the same result, but a window's prediction can change slightly
-    with the batch it is predicted in (different draws). On a CPU the trunk
+    with the batch it is predicted in (different draws). Windows are predicted in
+    batches of about four million augmented values
+    (:data:`PREDICT_BATCH_VALUES`: 233 windows of 6 x 3000 with one copy, 11 with
+    20), so that memory does not grow with ``n_copies_eval``. On a CPU the trunk
     processes the augmented copies in chunks of about half a million values
     (:data:`CPU_TRUNK_CHUNK_VALUES`), which is faster than one large batch and
     does not change the result.
@@ -814,10 +839,13 @@ braindecode Transform | list of braindecode Transform
         from augsleep.training import make_generator, predict_log_proba
 
         generator = make_generator(seed, self.device_)
+        copies = 1
+        if self.module_.augmentation is not None:
+            copies = n_copies or self.module_.n_copies_eval
         return predict_log_proba(
             self.module_,
             X_t,
-            batch_size=PREDICT_BATCH_SIZE,
+            batch_size=predict_batch_size(copies, *X_t.shape[1:]),
             n_copies=n_copies,
             generator=generator,
         )

@@ -9,8 +9,9 @@
    on the batch, with the C x n augmented windows in one trunk pass and in
    chunks (``AugNet(max_windows_per_forward=...)``, by default the chunks that
    ``AugNetClassifier`` uses on a CPU).
-4. The same ratio at the batch ``AugNetClassifier.predict`` runs (256 windows),
-   where the fixed cost of the augmentation's draws is spread over more windows.
+4. The same ratio at the batches ``AugNetClassifier.predict`` runs (about four
+   million augmented values: 233 windows with C = 1, 58 with C = 4), where the
+   fixed cost of the augmentation's draws is spread over more windows.
 
 Run: ``python benchmarks/bench_core.py [--device cpu|cuda] [--out FILE.md]``.
 """
@@ -33,7 +34,7 @@ from braindecode.augmentation import functional as bdf  # noqa: E402
 
 from augsleep.estimator import (  # noqa: E402
     CPU_TRUNK_CHUNK_VALUES,
-    PREDICT_BATCH_SIZE,
+    predict_batch_size,
 )
 from augsleep.layers import make_sleep_augmentation  # noqa: E402
 from augsleep.models import AugNet, chambon_trunk  # noqa: E402
@@ -237,28 +238,47 @@ def bench_augnet(device, repeats, batch_size, trunk_chunk):
     return train, 1e3 * t_trunk, inference, ops.n
 
 
-def bench_prediction_batch(device, repeats, batch_size, trunk_chunk, copies):
-    """Inference at the batch size AugNetClassifier.predict uses.
+def bench_prediction_batch(device, repeats, trunk_chunk, copies):
+    """Inference at the batches AugNetClassifier.predict uses.
 
-    Both the trunk alone (the no-augmentation model's prediction) and AugNet run
-    the trunk in chunks of ``trunk_chunk`` windows, as the estimator does on a
-    CPU; the ratio is AugNet's time over C times the trunk's.
+    With C copies the estimator augments ``predict_batch_size(C, 6, 3000)``
+    windows per forward pass. The reference is the no-augmentation model's
+    prediction: the trunk alone on its own batch (``predict_batch_size(1, 6,
+    3000)`` windows). Both run the trunk in chunks of ``trunk_chunk`` windows,
+    as the estimator does on a CPU. The ratio is AugNet's time per window over
+    C times the trunk's time per window.
     """
     positions = standard_positions(CHANNELS)
     g = torch.Generator(device=device).manual_seed(1)
-    X = torch.randn(batch_size, len(CHANNELS), 3000, device=device, generator=g)
+    batches = {c: predict_batch_size(c, len(CHANNELS), 3000) for c in copies}
+    n_trunk = predict_batch_size(1, len(CHANNELS), 3000)
+    X = torch.randn(
+        max(n_trunk, *batches.values()), len(CHANNELS), 3000, device=device, generator=g
+    )
     torch.manual_seed(0)
     trunk = chambon_trunk(len(CHANNELS), SFREQ, 3000)
     aug = make_sleep_augmentation(SFREQ, CHANNELS, positions, magnitude=0.5)
     model = AugNet(trunk, aug, max_windows_per_forward=trunk_chunk).to(device)
     model.eval()
+    fns = {"trunk": lambda: model._trunk_logits(X[:n_trunk])}
+    for c, n in batches.items():
+        fns[c] = lambda c=c, n=n: model(X[:n], g, n_copies=c)
     with torch.no_grad():
-        fns = {"trunk": lambda: model._trunk_logits(X)}
-        fns |= {c: (lambda c=c: model(X, g, n_copies=c)) for c in copies}
         t = timeit(fns, repeats, device)
-    return 1e3 * t["trunk"], [
-        {"C": c, "ms": 1e3 * t[c], "per_copy": t[c] / t["trunk"] / c} for c in copies
-    ]
+    trunk_per_window = t["trunk"] / n_trunk
+    return (
+        1e3 * t["trunk"],
+        n_trunk,
+        [
+            {
+                "C": c,
+                "windows": n,
+                "ms": 1e3 * t[c],
+                "per_copy": t[c] / n / trunk_per_window / c,
+            }
+            for c, n in batches.items()
+        ],
+    )
 
 
 def main():
@@ -275,15 +295,8 @@ def main():
         "AugNetClassifier's choice on a CPU, 29 windows of 6 x 3000)",
     )
     parser.add_argument(
-        "--predict-batch",
-        type=int,
-        default=PREDICT_BATCH_SIZE,
-        help="windows per forward of the prediction-batch table (default: "
-        "AugNetClassifier's, 256)",
-    )
-    parser.add_argument(
         "--predict-copies",
-        default="1,4",
+        default="1,4,20",
         help="comma-separated C of the prediction-batch table",
     )
     parser.add_argument("--predict-repeats", type=int, default=7)
@@ -337,19 +350,22 @@ def main():
         f"on this batch.",
     ]
     copies = [int(c) for c in args.predict_copies.split(",")]
-    trunk_ms, rows = bench_prediction_batch(
-        args.device, args.predict_repeats, args.predict_batch, args.trunk_chunk, copies
+    trunk_ms, n_trunk, rows = bench_prediction_batch(
+        args.device, args.predict_repeats, args.trunk_chunk, copies
     )
     lines += [
         "",
-        f"### Inference at the estimator's prediction batch ({args.predict_batch}, "
-        f"6, 3000), trunk in chunks of {args.trunk_chunk} windows; trunk alone "
-        f"{trunk_ms:.1f} ms",
+        "### Inference at the estimator's prediction batches (6 x 3000 windows), "
+        f"trunk in chunks of {args.trunk_chunk} windows; trunk alone {trunk_ms:.1f} "
+        f"ms on its batch of {n_trunk} windows",
         "",
-        "| C | AugNet (ms) | / (trunk x C) |",
-        "| ---: | ---: | ---: |",
+        "| C | windows per batch | AugNet (ms) | per window / (trunk's x C) |",
+        "| ---: | ---: | ---: | ---: |",
     ]
-    lines += [f"| {r['C']} | {r['ms']:.1f} | {r['per_copy']:.2f} |" for r in rows]
+    lines += [
+        f"| {r['C']} | {r['windows']} | {r['ms']:.1f} | {r['per_copy']:.2f} |"
+        for r in rows
+    ]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -454,3 +454,34 @@ def test_verbose_progress_bar(data, capsys):
     X, y = data
     AugNetClassifier(None, verbose=1, **{**FAST, "max_epochs": 2}).fit(X, y)
     assert "AugNet" in capsys.readouterr().err
+
+
+def test_prediction_batches_bound_the_augmented_values(fitted, data, monkeypatch):
+    # Each forward pass at prediction holds at most PREDICT_BATCH_VALUES
+    # augmented values (windows x copies x channels x samples), whatever C, and
+    # every window is predicted once.
+    import augsleep.estimator as estimator
+
+    X, _ = data
+    n_values = X.shape[1] * X.shape[2]
+    monkeypatch.setattr(estimator, "PREDICT_BATCH_VALUES", 10 * n_values)
+    seen = []
+    forward = type(fitted.module_).forward
+
+    def recording_forward(module, X_b, generator=None, n_copies=None):
+        seen.append((len(X_b), n_copies))
+        return forward(module, X_b, generator, n_copies)
+
+    monkeypatch.setattr(type(fitted.module_), "forward", recording_forward)
+    for copies, expected in ((1, 10), (4, 2), (20, 1)):
+        seen.clear()
+        fitted.set_params(n_copies_eval=copies)
+        fitted.module_.n_copies_eval = copies
+        try:
+            proba = fitted.predict_proba(X)
+        finally:
+            fitted.set_params(n_copies_eval=4)
+            fitted.module_.n_copies_eval = 4
+        assert proba.shape == (len(X), len(fitted.classes_))
+        assert sum(n for n, _ in seen) == len(X)
+        assert max(n for n, _ in seen) == expected, copies
