@@ -839,16 +839,20 @@ braindecode Transform | list of braindecode Transform
         from augsleep.training import make_generator, predict_log_proba
 
         generator = make_generator(seed, self.device_)
-        copies = 1
-        if self.module_.augmentation is not None:
-            copies = n_copies or self.module_.n_copies_eval
         return predict_log_proba(
             self.module_,
             X_t,
-            batch_size=predict_batch_size(copies, *X_t.shape[1:]),
+            batch_size=self._predict_batch_size(X_t, n_copies),
             n_copies=n_copies,
             generator=generator,
         )
+
+    def _predict_batch_size(self, X_t: Tensor, n_copies=None) -> int:
+        """Windows per forward pass in evaluation mode (PREDICT_BATCH_VALUES)."""
+        copies = 1
+        if self.module_.augmentation is not None:
+            copies = n_copies or self.module_.n_copies_eval
+        return predict_batch_size(copies, *X_t.shape[1:])
 
     def _predict_encoded(self, X_t: Tensor, seed: int, n_copies=None) -> np.ndarray:
         log_proba = self._predict_log_proba_tensor(X_t, seed, n_copies)
@@ -988,7 +992,13 @@ braindecode Transform | list of braindecode Transform
         def model(xb: Tensor) -> Tensor:
             return module(xb.to(device), generator).cpu()
 
-        return invariance_score(model, X_t, transform, random_state=random_state)
+        return invariance_score(
+            model,
+            X_t,
+            transform,
+            random_state=random_state,
+            batch_size=self._predict_batch_size(X_t),
+        )
 
     def export_policy(self, units="standardized", random_state=None):
         """Export the learned augmentations as braindecode transforms.

@@ -457,9 +457,9 @@ def test_verbose_progress_bar(data, capsys):
 
 
 def test_prediction_batches_bound_the_augmented_values(fitted, data, monkeypatch):
-    # Each forward pass at prediction holds at most PREDICT_BATCH_VALUES
-    # augmented values (windows x copies x channels x samples), whatever C, and
-    # every window is predicted once.
+    # Each forward pass at prediction (and of the invariance score) holds at most
+    # PREDICT_BATCH_VALUES augmented values (windows x copies x channels x
+    # samples), whatever C, and every window is predicted once.
     import augsleep.estimator as estimator
 
     X, _ = data
@@ -479,9 +479,14 @@ def test_prediction_batches_bound_the_augmented_values(fitted, data, monkeypatch
         fitted.module_.n_copies_eval = copies
         try:
             proba = fitted.predict_proba(X)
+            assert sum(n for n, _ in seen) == len(X)
+            assert max(n for n, _ in seen) == expected, copies
+            # The invariance score runs the model on X and on T(X), likewise.
+            seen.clear()
+            fitted.invariance_score(X, "frequency_shift", 0.5, random_state=0)
+            assert sum(n for n, _ in seen) == 2 * len(X)
+            assert max(n for n, _ in seen) == expected, copies
         finally:
             fitted.set_params(n_copies_eval=4)
             fitted.module_.n_copies_eval = 4
         assert proba.shape == (len(X), len(fitted.classes_))
-        assert sum(n for n, _ in seen) == len(X)
-        assert max(n for n, _ in seen) == expected, copies
