@@ -13,7 +13,7 @@ cores if no run stopped early)::
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sleep_edf.py
 
 On this data every fit stops early, within 60 epochs, so the run reported in
-benchmarks/README.md (57 min) gives the same results::
+benchmarks/README.md (55-57 min) gives the same results::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sleep_edf.py \
         --max-epochs 60 --patience 30 --out /tmp/bench_sleep_edf_60.json
