@@ -14,3 +14,14 @@ def eeg_batch():
     """A float32 batch of 8 windows, 2 channels, 3 s at 100 Hz."""
     g = torch.Generator().manual_seed(0)
     return torch.randn(8, 2, 300, generator=g)
+
+
+def pytest_sessionstart(session):
+    """Stop at once, naming the pin, when torch and torchaudio do not match."""
+    try:
+        # Importing augsleep already compares the versions (and raises).
+        from augsleep._environment import check_torch_pair
+
+        check_torch_pair(load=True)
+    except ImportError as err:
+        pytest.exit(f"Broken environment: {err}", returncode=3)
