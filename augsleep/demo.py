@@ -18,9 +18,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from augsleep.augment import SINUSOID_TRANSFORMS, AugmentationModule
 from augsleep.data.sinusoids import make_sinusoids
 from augsleep.invariance import invariance_score
-from augsleep.layers import SINUSOID_TRANSFORMS, AugmentationModule
 from augsleep.models import AugNet, SinusoidCNN
 from augsleep.training import make_generator, predict_log_proba, train_epoch
 from augsleep.transforms import FrequencyShift
@@ -178,7 +178,7 @@ def run_demo(
         "runs": {},
     }
     # The data's true symmetry: shifts of up to +-0.5 Hz.
-    shift = FrequencyShift(magnitude=1.0, max_value=0.5, sfreq=100.0)
+    shift = FrequencyShift(max_value=0.5, sfreq=100.0).at(1.0)
     with tqdm(total=n_epochs * len(runs), desc="demo", unit="epoch") as bar:
         for name, (regularizer, augment) in runs.items():
             bar.set_postfix_str(name)

@@ -123,7 +123,7 @@ class AugNetClassifier(ClassifierMixin, BaseEstimator):
     augmentation : "sleep" | None | list of list of str | AugmentationModule | \
 braindecode Transform | list of braindecode Transform
         - ``"sleep"``: the paper's preset
-          (:func:`augsleep.layers.make_sleep_augmentation`): two time-frequency
+          (:func:`augsleep.augment.make_sleep_augmentation`): two time-frequency
           layers and a sensor layer. The sensor layer is left
           out (with a logged message) with a single channel, or without channel
           names and sensor positions.
@@ -131,7 +131,7 @@ braindecode Transform | list of braindecode Transform
           the same loop.
         - a list of lists of transform names (one list per layer), e.g.
           ``[["frequency_shift", "ft_surrogate"]]``: learnable layers.
-        - an :class:`augsleep.layers.AugmentationModule`: used as given (copied
+        - an :class:`augsleep.augment.AugmentationModule`: used as given (copied
           at ``fit``).
         - a braindecode ``Transform`` or a list of them (applied in order): a
           **fixed** augmentation applied to training batches only; prediction
@@ -148,7 +148,7 @@ braindecode Transform | list of braindecode Transform
         Weight lambda of the invariance regulariser (constant, function of the
         epoch, or ``{first_epoch: value}`` schedule). The paper uses 10 on sleep.
     regularizer : {"augnet", "augerino", "none"}
-        Invariance-promoting regulariser (:mod:`augsleep.regularizers`).
+        Invariance-promoting regulariser (:mod:`augsleep.augment.regularizers`).
     n_copies_train : int
         Augmented copies C averaged in training (paper: 1).
     n_copies_eval : int
@@ -455,7 +455,7 @@ braindecode Transform | list of braindecode Transform
             )
         positions = self.positions
         if positions is None and info is not None:
-            from augsleep.transforms.sensors import positions_from_info
+            from augsleep.channels import positions_from_info
 
             try:
                 positions = positions_from_info(info)
@@ -484,7 +484,7 @@ braindecode Transform | list of braindecode Transform
 
     def _build_augmentation(self):
         """Return (learnable AugmentationModule | None, fixed transform | None)."""
-        from augsleep.layers import AugmentationModule, make_sleep_augmentation
+        from augsleep.augment import AugmentationModule, make_sleep_augmentation
 
         aug = self.augmentation
         if aug is None:
@@ -721,7 +721,7 @@ braindecode Transform | list of braindecode Transform
     def _make_optimizer(self):
         aug_params = (
             list(self.module_.augmentation.parameters())
-            if self.module_.augmentation is not None
+            if not self.module_.augmentation.is_identity
             else []
         )
         aug_ids = {id(p) for p in aug_params}
@@ -742,14 +742,14 @@ braindecode Transform | list of braindecode Transform
         )
 
     def _aug_record(self) -> dict:
-        if self.module_.augmentation is None:
+        if self.module_.augmentation.is_identity:
             return {}
         return self.module_.augmentation.state_record()
 
     def _train(self, X_tr, y_tr, X_va, y_va, y_tr_enc, seed_train, seed_valid):
         from tqdm.auto import tqdm
 
-        from augsleep.regularizers import lambda_at
+        from augsleep.augment import lambda_at
         from augsleep.training import make_generator, train_epoch
 
         device = self.device_
@@ -821,7 +821,7 @@ braindecode Transform | list of braindecode Transform
         self.learned_augmentations_ = self._summary()
 
     def _summary(self) -> pd.DataFrame:
-        if self.module_.augmentation is None:
+        if self.module_.augmentation.is_identity:
             return pd.DataFrame(
                 columns=[
                     "layer",
@@ -850,7 +850,7 @@ braindecode Transform | list of braindecode Transform
     def _predict_batch_size(self, X_t: Tensor, n_copies=None) -> int:
         """Windows per forward pass in evaluation mode (PREDICT_BATCH_VALUES)."""
         copies = 1
-        if self.module_.augmentation is not None:
+        if not self.module_.augmentation.is_identity:
             copies = n_copies or self.module_.n_copies_eval
         return predict_batch_size(copies, *X_t.shape[1:])
 
@@ -952,8 +952,8 @@ braindecode Transform | list of braindecode Transform
         transform : str | callable
             A transform name of :data:`augsleep.transforms.TRANSFORMS` (built for
             this data at ``magnitude``), or a callable on batches such as a
-            :class:`~augsleep.transforms.DifferentiableTransform` or a braindecode
-            ``Transform``.
+            transform at a fixed magnitude (``DifferentiableTransform.at(mu)``)
+            or a braindecode ``Transform``.
         magnitude : float
             Magnitude in [0, 1] when ``transform`` is a name.
         random_state : int | None
@@ -975,11 +975,10 @@ braindecode Transform | list of braindecode Transform
 
             transform = make_transform(
                 transform,
-                magnitude,
                 sfreq=self.sfreq_,
                 ch_names=self.ch_names_,
                 positions=self.positions_,
-            )
+            ).at(magnitude)
         if not callable(transform):
             raise TypeError(
                 "transform must be a name or a callable, got "
@@ -1003,7 +1002,7 @@ braindecode Transform | list of braindecode Transform
     def export_policy(self, units="standardized", random_state=None):
         """Export the learned augmentations as braindecode transforms.
 
-        See :func:`augsleep.policy.export_policy`.
+        See :func:`augsleep.augment.export_policy`.
 
         Parameters
         ----------
@@ -1021,10 +1020,10 @@ braindecode Transform | list of braindecode Transform
             One per layer, to apply in sequence (e.g. as ``transforms`` of
             braindecode's ``AugmentedDataLoader``).
         """
-        from augsleep.policy import export_policy
+        from augsleep.augment.export import export_policy
 
         check_is_fitted(self)
-        if self.module_.augmentation is None:
+        if self.module_.augmentation.is_identity:
             raise ValueError(
                 "This model has no learnable augmentation (augmentation is None or "
                 "fixed); there is no learned policy to export."

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from augsleep.transforms import DifferentiableTransform
+
 
 def _outputs(model: Callable[[Tensor], Tensor], X: Tensor, batch_size: int) -> Tensor:
     return torch.cat(
@@ -42,9 +44,9 @@ def invariance_score(
     X : array-like, shape (n_windows, n_channels, n_times)
         Inputs (at least 2).
     transform : callable
-        Maps a batch to its transformed version (e.g. a
-        :class:`augsleep.transforms.DifferentiableTransform`, or a braindecode
-        ``Transform``).
+        Maps a batch to its transformed version: e.g. a transform at a fixed
+        magnitude, ``DifferentiableTransform.at(mu)``, or a braindecode
+        ``Transform``.
     random_state : int | None
         Seed of the pairing of inputs for the baseline distance ``b`` and of the
         transform's draws when it accepts a ``generator``.
@@ -56,6 +58,11 @@ def invariance_score(
     scores : ndarray, shape (n_windows,)
         ``(b - d(f(x), f(Tx))) / b`` for each input; report the median.
     """
+    if isinstance(transform, DifferentiableTransform):
+        raise TypeError(
+            f"{type(transform).__name__} needs a magnitude: pass "
+            "transform.at(magnitude), the transform at a fixed magnitude."
+        )
     X = torch.as_tensor(X)
     if X.ndim != 3 or len(X) < 2:
         raise ValueError(

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from augsleep.augment.regularizers import regularization
 from augsleep.models.augnet import AugNet
-from augsleep.regularizers import regularization
 
 
 def make_generator(random_state, device: str | torch.device = "cpu") -> torch.Generator:

@@ -31,11 +31,11 @@ def measure(batch_size, n_copies, n_windows):
     """Predict in this process; return seconds and peak memory growth in MB."""
     import torch
 
+    from augsleep.augment import make_sleep_augmentation
+    from augsleep.channels import standard_positions
     from augsleep.estimator import CPU_TRUNK_CHUNK_VALUES
-    from augsleep.layers import make_sleep_augmentation
     from augsleep.models import AugNet, chambon_trunk
     from augsleep.training import predict_log_proba
-    from augsleep.transforms.sensors import standard_positions
 
     torch.manual_seed(0)
     augmentation = make_sleep_augmentation(

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from augsleep.layers import AugmentationModule
+from augsleep.augment import AugmentationModule, Identity
 from augsleep.models import MLP, AugNet, SinusoidCNN, chambon_trunk
 
 
@@ -60,7 +60,7 @@ def test_chunks_apply_in_evaluation_only_and_without_augmentation(eeg_batch):
     for augmentation in (True, False):
         model = _augnet(n_copies_eval=2, max_windows_per_forward=5)
         if not augmentation:
-            model.augmentation = None
+            model.augmentation = Identity()
         model.trunk.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
         model.train()(eeg_batch)
         model.eval()(eeg_batch)
@@ -68,12 +68,31 @@ def test_chunks_apply_in_evaluation_only_and_without_augmentation(eeg_batch):
     assert sizes == [8, 5, 5, 5, 1, 8, 5, 3]
 
 
-def test_trunk_alone_without_augmentation(eeg_batch):
+@pytest.mark.parametrize("augmentation", [None, Identity()], ids=["None", "Identity"])
+def test_trunk_alone_without_augmentation(eeg_batch, augmentation):
     trunk = MLP(2 * 300, n_classes=5)
-    model = AugNet(trunk, None).eval()
-    torch.testing.assert_close(
-        model(eeg_batch), torch.log_softmax(trunk(eeg_batch), -1)
-    )
+    model = AugNet(trunk, augmentation).eval()
+    assert isinstance(model.augmentation, Identity)
+    calls = []
+    trunk.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+    # One pass over one copy, whatever the number of copies asked for.
+    out = model(eeg_batch, n_copies=7)
+    assert calls == [8]
+    torch.testing.assert_close(out, torch.log_softmax(trunk(eeg_batch), -1))
+    model.clamp_magnitudes_()  # nothing to clamp
+    assert [n for n, _ in model.named_parameters() if not n.startswith("trunk.")] == []
+
+
+def test_trunk_alone_state_dict_loads_into_a_trunk_alone_model(eeg_batch):
+    # A saved trunk-alone model has the trunk's keys only (as with None before).
+    torch.manual_seed(0)
+    model = AugNet(MLP(2 * 300, n_classes=5), None)
+    state = model.state_dict()
+    assert all(k.startswith("trunk.") for k in state)
+    torch.manual_seed(1)
+    restored = AugNet(MLP(2 * 300, n_classes=5), Identity())
+    restored.load_state_dict(state)
+    torch.testing.assert_close(restored.eval()(eeg_batch), model.eval()(eeg_batch))
 
 
 def test_one_copy_gives_the_usual_cross_entropy(eeg_batch):
@@ -101,7 +120,7 @@ def test_bad_inputs(eeg_batch):
         model(bad)
     with pytest.raises(ValueError, match="n_copies must be an integer >= 1"):
         model(eeg_batch, n_copies=0)
-    with pytest.raises(TypeError, match="AugmentationModule or None"):
+    with pytest.raises(TypeError, match=r"AugmentationModule.*torch\.nn\..*Identity"):
         AugNet(MLP(600), nn.Identity())
 
 
@@ -126,6 +145,6 @@ def test_gradients_reach_trunk_weights_and_magnitudes(eeg_batch):
     model = _augnet().train()
     y = torch.arange(8) % 5
     nn.functional.nll_loss(model(eeg_batch), y).backward()
-    grads = [t._magnitude.grad for t in model.augmentation.layers[0].transforms]
-    assert all(g is not None and torch.isfinite(g) for g in grads)
+    grads = model.augmentation.layers[0]._magnitudes.grad
+    assert grads is not None and torch.isfinite(grads).all() and len(grads) == 2
     assert any(np.abs(p.grad.numpy()).sum() > 0 for p in model.trunk.parameters())

@@ -6,6 +6,7 @@ import mne
 import numpy as np
 import pytest
 
+from augsleep.channels import positions_from_info, standard_positions
 from augsleep.data import (
     MASS_CHANNELS,
     crop_hypnogram,
@@ -72,6 +73,12 @@ def test_mass_default_preprocessing_reference_and_positions(mass):
     pos = windows.raw.get_montage().get_positions()["ch_pos"]
     assert set(pos) == set(MASS_CHANNELS)
     assert pos["C3"][0] < 0 < pos["C4"][0]  # left and right hemispheres
+    # The loader and the sensor transforms take positions from one montage.
+    np.testing.assert_allclose(
+        positions_from_info(windows.raw.info),
+        standard_positions(MASS_CHANNELS),
+        atol=1e-12,
+    )
     # Re-referencing to A2 subtracts the A2 channel.
     plain = load_mass(folder, subjects=[2], h_freq=None, sfreq=None, progress=False)
     a2 = load_mass(

@@ -16,8 +16,8 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
+from augsleep.augment import AugmentationModule
 from augsleep.estimator import AugNetClassifier
-from augsleep.layers import AugmentationModule
 
 SFREQ = 100.0
 
@@ -195,7 +195,7 @@ def test_string_labels_and_baseline(data):
     assert list(clf.classes_) == ["N1", "N2", "W"]
     assert set(clf.predict(X)) <= set(labels)
     assert clf.learned_augmentations_.empty
-    assert clf.module_.augmentation is None
+    assert clf.module_.augmentation.is_identity
     with pytest.raises(ValueError, match="no learnable augmentation"):
         clf.export_policy()
 
@@ -392,7 +392,7 @@ def test_invariance_score(fitted, data):
 def test_export_policy(fitted, data):
     from braindecode.augmentation import AugmentedDataLoader
 
-    from augsleep.policy import TransformChoice
+    from augsleep.augment import TransformChoice
 
     X, y = data
     policy = fitted.export_policy(random_state=0)
@@ -438,7 +438,7 @@ def test_custom_augmentation_module_and_class_weight(data):
         **{**FAST, "max_epochs": 1},
     ).fit(X, y)
     assert clf.module_.augmentation is not module  # copied, not trained in place
-    assert float(module.layers[0].transforms[0].magnitude) == 0.5
+    assert float(module.layers[0].magnitudes[0].detach()) == 0.5
     with pytest.raises(ValueError, match="class_weight has labels"):
         clone(clf).set_params(class_weight={7: 1.0}).fit(X, y)
     w = clf._class_weights(np.array([0, 0, 0, 1, 2, 2]))

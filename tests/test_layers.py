@@ -2,20 +2,23 @@ import numpy as np
 import pytest
 import torch
 
-from augsleep.layers import (
+from augsleep.augment import (
     SENSOR_TRANSFORMS,
     SINUSOID_TRANSFORMS,
     TIME_FREQUENCY_TRANSFORMS,
     AugLayer,
     AugmentationModule,
+    Identity,
     make_sleep_augmentation,
 )
+from augsleep.channels import standard_positions
 from augsleep.transforms import GaussianNoise, TimeReverse, make_transform
 
 
 def _layer(**kwargs):
+    kwargs.setdefault("initial_magnitudes", 0.5)
     return AugLayer(
-        [make_transform(n, 0.5, sfreq=100.0) for n in SINUSOID_TRANSFORMS], **kwargs
+        [make_transform(n, sfreq=100.0) for n in SINUSOID_TRANSFORMS], **kwargs
     )
 
 
@@ -26,11 +29,14 @@ def test_weights_start_uniform_and_sum_to_one():
 
 def test_initial_weights_are_respected():
     layer = AugLayer(
-        [GaussianNoise(0.5), TimeReverse(0.5)],
+        [GaussianNoise(), TimeReverse()],
         temperature=0.1,
         initial_weights=[0.8, 0.2],
+        initial_magnitudes=[0.5, 0.25],
     )
     np.testing.assert_allclose(layer.weights.detach().numpy(), [0.8, 0.2], rtol=1e-5)
+    assert layer._magnitudes.shape == (2,)
+    np.testing.assert_array_equal(layer.magnitudes.detach().numpy(), [0.5, 0.25])
 
 
 def test_training_forward_is_the_weighted_sum(eeg_batch):
@@ -38,8 +44,10 @@ def test_training_forward_is_the_weighted_sum(eeg_batch):
     out = layer(eeg_batch, torch.Generator().manual_seed(3))
     g = torch.Generator().manual_seed(3)
     expected = sum(
-        w * t(eeg_batch, g)
-        for w, t in zip(layer.weights, layer.transforms, strict=True)
+        w * t(eeg_batch, mu, g)
+        for w, mu, t in zip(
+            layer.weights, layer.magnitudes, layer.transforms, strict=True
+        )
     )
     torch.testing.assert_close(out, expected)
 
@@ -49,17 +57,17 @@ def test_training_forward_gives_gradients_to_every_weight_and_magnitude(eeg_batc
     out = layer(eeg_batch, torch.Generator().manual_seed(0))
     (out * torch.randn_like(out)).sum().backward()
     assert torch.all(layer._weights.grad != 0)
-    for t in layer.transforms:
-        assert t._magnitude.grad is not None and t._magnitude.grad != 0
+    assert torch.all(layer._magnitudes.grad != 0)
 
 
 def test_eval_draws_one_transform_per_example_with_probability_w(eeg_batch):
     # Identity-free transforms with recognisable outputs: a reversed copy or a
     # noisy copy. With weights (0.7, 0.3), about 70 % of examples are reversed.
     layer = AugLayer(
-        [TimeReverse(1.0, temperature=1e-3), GaussianNoise(1.0)],
+        [TimeReverse(temperature=1e-3), GaussianNoise()],
         temperature=1.0,
         initial_weights=[0.7, 0.3],
+        initial_magnitudes=1.0,
     ).eval()
     X = eeg_batch.repeat(200, 1, 1)
     out = layer(X, torch.Generator().manual_seed(0))
@@ -94,8 +102,10 @@ def test_module_concatenates_layers_and_summarises(eeg_batch):
 def test_clamp_projects_magnitudes_onto_unit_interval():
     module = AugmentationModule([_layer()])
     with torch.no_grad():
-        module.layers[0].transforms[0]._magnitude.fill_(1.7)
-        module.layers[0].transforms[1]._magnitude.fill_(-0.2)
+        module.layers[0]._magnitudes[0] = 1.7
+        module.layers[0]._magnitudes[1] = -0.2
+    # Read through the straight-through clamp before the projection, too.
+    np.testing.assert_allclose(module.magnitudes.detach().numpy()[:2], [1.0, 0.0])
     module.clamp_magnitudes_()
     mags = module.magnitudes.detach().numpy()
     assert mags.min() >= 0 and mags.max() <= 1
@@ -125,6 +135,10 @@ def test_from_names_rejects_unknown_names_and_flat_lists():
 def test_magnitude_outside_unit_interval_is_rejected():
     with pytest.raises(ValueError, match=r"magnitude must lie in \[0, 1\], got 1.5"):
         AugmentationModule.from_names([["gaussian_noise"]], magnitude=1.5)
+    with pytest.raises(ValueError, match=r"magnitude must lie in \[0, 1\], got -0.1"):
+        AugLayer([GaussianNoise(), TimeReverse()], initial_magnitudes=[0.5, -0.1])
+    with pytest.raises(ValueError, match="one float or 2 floats"):
+        AugLayer([GaussianNoise(), TimeReverse()], initial_magnitudes=[0.5])
 
 
 def test_bad_layer_arguments():
@@ -134,11 +148,11 @@ def test_bad_layer_arguments():
         AugLayer([GaussianNoise()], temperature=0)
     with pytest.raises(ValueError, match="initial_weights must be 2 positive"):
         AugLayer([GaussianNoise(), TimeReverse()], initial_weights=[1.0])
+    with pytest.raises(TypeError, match="AugLayer instances"):
+        AugmentationModule([GaussianNoise()])
 
 
 def test_full_sleep_preset_trains_and_evaluates_on_six_channels():
-    from augsleep.transforms.sensors import standard_positions
-
     channels = ["C3", "C4", "F3", "F4", "O1", "O2"]
     module = make_sleep_augmentation(
         sfreq=100.0,
@@ -151,8 +165,9 @@ def test_full_sleep_preset_trains_and_evaluates_on_six_channels():
     out = module.train()(X, torch.Generator().manual_seed(1))
     (out * torch.randn_like(out)).sum().backward()
     for layer in module.layers:
-        for t in layer.transforms:
-            assert t._magnitude.grad is not None and torch.isfinite(t._magnitude.grad)
+        grad = layer._magnitudes.grad
+        assert grad is not None and grad.shape == (len(layer.transforms),)
+        assert torch.isfinite(grad).all()
     with torch.no_grad():
         out_eval = module.eval()(X, torch.Generator().manual_seed(1))
     assert out_eval.shape == X.shape and torch.isfinite(out_eval).all()
@@ -162,8 +177,9 @@ def test_eval_draws_are_unbiased_for_every_position_in_the_batch():
     # Systematic sampling must give each row transform q with probability w_q,
     # whatever its position: average over many calls, per row.
     layer = AugLayer(
-        [TimeReverse(1.0, temperature=1e-3), GaussianNoise(1.0)],
+        [TimeReverse(temperature=1e-3), GaussianNoise()],
         initial_weights=[0.25, 0.75],
+        initial_magnitudes=1.0,
     ).eval()
     X = torch.randn(10, 1, 50, generator=torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(1)
@@ -176,9 +192,11 @@ def test_eval_draws_are_unbiased_for_every_position_in_the_batch():
     np.testing.assert_allclose(hits / n_calls, 0.25, atol=0.05)
 
 
-def _six_channel_preset(magnitude=0.4):
-    from augsleep.transforms.sensors import standard_positions
+def gen_(seed):
+    return torch.Generator().manual_seed(seed)
 
+
+def _six_channel_preset(magnitude=0.4):
     channels = ["C3", "C4", "F3", "F4", "O1", "O2"]
     module = make_sleep_augmentation(
         sfreq=100.0,
@@ -201,14 +219,17 @@ def test_fused_training_sum_equals_the_plain_weighted_sum(layer_index):
     layer = _six_channel_preset().layers[layer_index]
     X = torch.randn(5, 6, 301, dtype=torch.float64, requires_grad=True)
     probe = torch.randn(5, 6, 301, dtype=torch.float64)
-    params = [layer._weights, *(t._magnitude for t in layer.transforms), X]
+    params = [layer._weights, layer._magnitudes, X]
 
     fused = layer(X, torch.Generator().manual_seed(7))
     fused_grads = torch.autograd.grad((fused * probe).sum(), params)
 
     g = torch.Generator().manual_seed(7)
     plain = sum(
-        w * t(X, g) for w, t in zip(layer.weights, layer.transforms, strict=True)
+        w * t(X, mu, g)
+        for w, mu, t in zip(
+            layer.weights, layer.magnitudes, layer.transforms, strict=True
+        )
     )
     plain_grads = torch.autograd.grad((plain * probe).sum(), params)
 
@@ -218,28 +239,28 @@ def test_fused_training_sum_equals_the_plain_weighted_sum(layer_index):
 
 
 def test_passed_magnitude_gives_the_same_draws_and_gradient():
-    # AugLayer clamps its magnitudes once and passes them to sample_parameters;
-    # the draws and the gradient must be those of the transform's own magnitude.
+    # AugLayer clamps its magnitudes once and passes mu_q to sample_parameters:
+    # the draws and the gradient with respect to _magnitudes[q] must be those of
+    # a standalone magnitude tensor; a float magnitude gives the same draws.
     module = _six_channel_preset(magnitude=0.3)
     X = torch.randn(4, 6, 300, dtype=torch.float64)
     probe = None
     for layer in module.layers:
-        for t in layer.transforms:
-            own = t.sample_parameters(X, torch.Generator().manual_seed(3))
-            mu = t.magnitude.detach().clone().requires_grad_(True)
-            passed = t.sample_parameters(
-                X, torch.Generator().manual_seed(3), magnitude=mu
-            )
+        for q, t in enumerate(layer.transforms):
+            own = t.sample_parameters(X, layer.magnitudes[q], gen_(3))
+            mu = layer.magnitudes[q].detach().clone().requires_grad_(True)
+            passed = t.sample_parameters(X, mu, gen_(3))
             assert torch.equal(own, passed), t.name
+            as_float = t.sample_parameters(X, float(mu.detach()), gen_(3))
+            assert torch.equal(own, as_float), t.name
             probe = torch.randn(own.shape, dtype=own.dtype)
-            (expected,) = torch.autograd.grad((own * probe).sum(), t._magnitude)
+            (expected,) = torch.autograd.grad((own * probe).sum(), layer._magnitudes)
             (got,) = torch.autograd.grad((passed * probe).sum(), mu)
-            assert expected != 0, t.name  # the check is not vacuous
-            torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+            assert expected[q] != 0, t.name  # the check is not vacuous
+            assert (expected != 0).sum() == 1, t.name  # only mu_q's entry
+            torch.testing.assert_close(got, expected[q], rtol=1e-12, atol=0)
             # A different magnitude changes the draws' scale, not their noise.
-            half = t.sample_parameters(
-                X, torch.Generator().manual_seed(3), magnitude=mu.detach() / 2
-            )
+            half = t.sample_parameters(X, mu.detach() / 2, gen_(3))
             assert not torch.equal(half, own), t.name
     assert probe is not None
 
@@ -253,8 +274,8 @@ def test_channel_maps_and_spectral_filters_match_their_transforms():
     X = torch.randn(4, 6, 300, dtype=torch.float64)
     checked = set()
     for layer in module.layers:
-        for t in layer.transforms:
-            params = t.sample_parameters(X, torch.Generator().manual_seed(3))
+        for t, mu in zip(layer.transforms, layer.magnitudes, strict=True):
+            params = t.sample_parameters(X, mu, torch.Generator().manual_seed(3))
             expected = t.apply(X, params)
             if isinstance(t, ChannelMixingTransform):
                 got = X + t.channel_delta(X, params) @ X
@@ -286,8 +307,8 @@ def test_apply_writes_into_out_the_same_values():
     names = set()
     with torch.no_grad():
         for layer in module.layers:
-            for t in layer.transforms:
-                params = t.sample_parameters(X, torch.Generator().manual_seed(5))
+            for t, mu in zip(layer.transforms, layer.magnitudes, strict=True):
+                params = t.sample_parameters(X, mu, torch.Generator().manual_seed(5))
                 expected = t.apply(X, params)
                 buffer = torch.full((6, 6, 300), torch.nan, dtype=X.dtype)
                 got = t.apply(X, params, out=buffer[1:5])
@@ -311,3 +332,121 @@ def test_eval_without_autograd_equals_eval_with_autograd():
     assert assigned.requires_grad  # the magnitudes reach it: the other path ran
     assert not torch.equal(direct, X)
     assert torch.equal(direct, assigned.detach())
+
+
+def _old_layout(state_dict, layer_prefixes, n_transforms):
+    """A state dict as the per-transform layout saved it.
+
+    Before the transforms became stateless, transform q of a layer held its
+    magnitude as ``<layer>.transforms.<q>._magnitude`` (0-d) and the layer had
+    no ``_magnitudes``.
+    """
+    old = {}
+    for key, value in state_dict.items():
+        prefix = key.removesuffix("_magnitudes")
+        if key.endswith("_magnitudes") and prefix in layer_prefixes:
+            for q in range(n_transforms[prefix]):
+                old[f"{prefix}transforms.{q}._magnitude"] = value[q].clone()
+        else:
+            old[key] = value
+    return old
+
+
+def test_old_layout_state_dict_loads_and_gives_the_same_outputs():
+    from augsleep.models import MLP, AugNet
+
+    torch.manual_seed(0)
+    model = AugNet(MLP(6 * 300, n_classes=5), _six_channel_preset(0.3).float())
+    with torch.no_grad():
+        for layer in model.augmentation.layers:
+            layer._magnitudes.uniform_(0.1, 0.9)  # distinct values per transform
+    prefixes = {f"augmentation.layers.{i}." for i in range(3)}
+    sizes = {
+        f"augmentation.layers.{i}.": len(layer.transforms)
+        for i, layer in enumerate(model.augmentation.layers)
+    }
+    old = _old_layout(model.state_dict(), prefixes, sizes)
+    assert "augmentation.layers.2.transforms.6._magnitude" in old
+    assert not any(k.endswith("_magnitudes") for k in old)
+
+    torch.manual_seed(1)  # another trunk init and other magnitudes
+    restored = AugNet(MLP(6 * 300, n_classes=5), _six_channel_preset(0.7).float())
+    result = restored.load_state_dict(old)  # strict
+    assert not result.missing_keys and not result.unexpected_keys
+    assert "augmentation.layers.0.transforms.0._magnitude" in old  # not consumed
+    for a, b in zip(
+        model.augmentation.layers, restored.augmentation.layers, strict=True
+    ):
+        assert torch.equal(a._magnitudes, b._magnitudes)
+    X = torch.randn(4, 6, 300, generator=gen_(0))
+    for mode in ("train", "eval"):
+        getattr(model, mode)()
+        getattr(restored, mode)()
+        with torch.no_grad():
+            assert torch.equal(model(X, gen_(2)), restored(X, gen_(2))), mode
+
+
+def test_old_layout_loads_into_copies_and_unpickled_layers():
+    # The pre-hook is bound to its layer: a deep copy or an unpickled layer
+    # (the estimator copies and pickles modules) loads into itself.
+    import copy
+    import pickle
+
+    layer = AugLayer([GaussianNoise(), TimeReverse()], initial_magnitudes=[0.1, 0.2])
+    old = {
+        "_weights": torch.zeros(2),
+        "transforms.0._magnitude": torch.tensor(0.7),
+        "transforms.1._magnitude": torch.tensor(0.8),
+    }
+    for other in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        other.load_state_dict(old)
+        torch.testing.assert_close(other._magnitudes.data, torch.tensor([0.7, 0.8]))
+    torch.testing.assert_close(layer._magnitudes.data, torch.tensor([0.1, 0.2]))
+    assert "magnitudes=[0.1, 0.2]" in repr(layer)
+
+
+def test_partial_old_layout_is_reported_by_load_state_dict():
+    layer = _layer()
+    old = {
+        "_weights": layer._weights.detach().clone(),
+        "transforms.0._magnitude": torch.tensor(0.2),
+    }
+    with pytest.raises(RuntimeError, match="_magnitudes"):
+        layer.load_state_dict(old)
+
+
+def test_identity_is_an_augmentation_without_parameters(eeg_batch):
+    identity = Identity()
+    assert identity.is_identity and not AugmentationModule([_layer()]).is_identity
+    assert list(identity.parameters()) == [] and identity.state_dict() == {}
+    assert identity(eeg_batch, gen_(0)) is eeg_batch
+    assert identity(eeg_batch) is eeg_batch
+    assert identity.weights.shape == (0,) and identity.magnitudes.shape == (0,)
+    identity.clamp_magnitudes_()  # a no-op
+    summary = identity.summary()
+    assert len(summary) == 0
+    assert list(summary.columns) == list(AugmentationModule([_layer()]).summary())
+    assert identity.state_record() == {}
+    with pytest.raises(ValueError, match="shape"):
+        identity(eeg_batch[0])
+
+
+def test_layer_summary_matches_the_module_summary():
+    layer = _layer(initial_magnitudes=[0.1, 0.2, 0.4])
+    module = AugmentationModule([layer])
+    assert layer.summary().equals(module.summary())
+    row = layer.summary().set_index("transform").loc["frequency_shift"]
+    assert row.magnitude == pytest.approx(0.1)
+    assert row.physical_value == pytest.approx(0.1 * 5.0)
+
+
+def test_export_names_load_lazily_and_identity_has_no_policy():
+    import augsleep.augment
+    from augsleep.augment import export
+
+    assert augsleep.augment.export_policy is export.export_policy
+    assert augsleep.augment.TransformChoice is export.TransformChoice
+    with pytest.raises(AttributeError, match="no attribute 'export_polcy'"):
+        augsleep.augment.export_polcy  # noqa: B018
+    with pytest.raises(ValueError, match="no learned policy"):
+        export.export_policy(Identity(), sfreq=100.0)

@@ -1,15 +1,19 @@
 import pytest
 import torch
 
-from augsleep.layers import AugLayer, AugmentationModule
-from augsleep.regularizers import lambda_at, regularization
+from augsleep.augment import AugLayer, AugmentationModule, Identity
+from augsleep.augment.regularizers import lambda_at, regularization
 from augsleep.transforms import GaussianNoise, TimeReverse
 
 
 def _module():
     layers = [
-        AugLayer([GaussianNoise(0.2), TimeReverse(0.6)], initial_weights=[0.25, 0.75]),
-        AugLayer([GaussianNoise(0.5)]),
+        AugLayer(
+            [GaussianNoise(), TimeReverse()],
+            initial_weights=[0.25, 0.75],
+            initial_magnitudes=[0.2, 0.6],
+        ),
+        AugLayer([GaussianNoise()], initial_magnitudes=0.5),
     ]
     return AugmentationModule(layers)
 
@@ -24,14 +28,19 @@ def test_augerino_regularizer_ignores_weights():
     torch.testing.assert_close(regularization(_module(), "augerino"), expected)
 
 
-def test_none_and_no_module_give_zero():
+def test_none_and_identity_give_zero():
     assert regularization(_module(), "none") == 0
-    assert regularization(None, "augnet") == 0
+    for kind in ("augnet", "augerino", "none"):
+        assert regularization(Identity(), kind) == 0
+    with pytest.raises(TypeError, match="Identity"):
+        regularization(None, "augnet")
 
 
 def test_augnet_gradient_pushes_the_largest_magnitude_weight_up():
     # The paper's selective property: dR/dw favours the larger magnitude.
-    module = AugmentationModule([AugLayer([GaussianNoise(0.2), TimeReverse(0.6)])])
+    module = AugmentationModule(
+        [AugLayer([GaussianNoise(), TimeReverse()], initial_magnitudes=[0.2, 0.6])]
+    )
     regularization(module, "augnet").backward()
     grad = module.layers[0]._weights.grad
     assert grad[1] < 0 < grad[0]  # descending R raises w for mu = 0.6

@@ -29,7 +29,7 @@ requires_cuda = pytest.mark.skipif(
 )
 
 
-def make(name, magnitude=0.5, **kwargs):
+def make(name, **kwargs):
     classes = {
         "time_reverse": TimeReverse,
         "smooth_time_mask": SmoothTimeMask,
@@ -41,7 +41,12 @@ def make(name, magnitude=0.5, **kwargs):
     cls = classes[name]
     if "sfreq" in cls.requires:
         kwargs.setdefault("sfreq", SFREQ)
-    return cls(magnitude, **kwargs)
+    return cls(**kwargs)
+
+
+def magnitude(value=0.5, dtype=torch.float32, device="cpu"):
+    """A 0-d magnitude tensor that collects its gradient."""
+    return torch.tensor(value, dtype=dtype, device=device, requires_grad=True)
 
 
 def batch(n_windows=8, n_channels=2, n_times=256, dtype=torch.float32, seed=0):
@@ -73,8 +78,8 @@ def peak_frequency(x, sfreq=SFREQ):
 def test_zero_magnitude_is_exact_identity(name, dtype):
     # All six are written so that the added perturbation is exactly 0 at mu = 0.
     X = batch(dtype=dtype)
-    out = make(name, 0.0)(X, generator=gen())
-    assert torch.equal(out, X)
+    assert torch.equal(make(name)(X, 0.0, generator=gen()), X)
+    assert torch.equal(make(name)(X, magnitude(0.0, dtype), generator=gen()), X)
 
 
 @pytest.mark.parametrize("module_double", [False, True])
@@ -82,10 +87,10 @@ def test_zero_magnitude_is_exact_identity(name, dtype):
 @pytest.mark.parametrize("name", NAMES)
 def test_shape_dtype_device_kept(name, dtype, module_double):
     X = batch(n_times=255, dtype=dtype)  # odd length exercises the FFT paths
-    transform = make(name, 0.5)
+    transform = make(name)
     if module_double:
         transform.double()
-    out = transform(X, generator=gen())
+    out = transform(X, 0.5, generator=gen())
     assert out.shape == X.shape
     assert out.dtype == X.dtype
     assert out.device == X.device
@@ -99,29 +104,30 @@ def test_shape_dtype_device_kept(name, dtype, module_double):
 def test_cuda_matches_cpu(name, generator_device):
     X = batch(dtype=torch.float64)
     W = batch(seed=1, dtype=torch.float64)
-    transform = make(name, 0.5).double()
+    transform = make(name).double()
     g = torch.Generator(device=generator_device).manual_seed(0)
-    transform_cuda = make(name, 0.5).double().cuda()
-    out_cuda = transform_cuda(X.cuda(), generator=g)
+    transform_cuda = make(name).double().cuda()
+    mu = magnitude(0.5, torch.float64, "cuda")
+    out_cuda = transform_cuda(X.cuda(), mu, generator=g)
     assert out_cuda.device.type == "cuda" and out_cuda.dtype == X.dtype
     (out_cuda * W.cuda()).sum().backward()
-    assert torch.isfinite(transform_cuda._magnitude.grad)
+    assert torch.isfinite(mu.grad)
     if generator_device == "cpu":
         # Draws happen on the CPU generator, so the CUDA run sees the same noise.
-        out_cpu = transform(X, generator=gen())
+        out_cpu = transform(X, 0.5, generator=gen())
         torch.testing.assert_close(out_cuda.cpu(), out_cpu, rtol=1e-9, atol=1e-9)
 
 
-def _loss(transform, X, W, seed=3):
-    return (transform(X, generator=gen(seed)) * W).sum()
+def _loss(transform, X, W, mu, seed=3):
+    return (transform(X, mu, generator=gen(seed)) * W).sum()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_gradient_wrt_magnitude_is_finite_and_nonzero(name):
     X, W = batch(), batch(seed=1)
-    transform = make(name, 0.5)
-    _loss(transform, X, W).backward()
-    grad = transform._magnitude.grad
+    mu = magnitude(0.5)
+    _loss(make(name), X, W, mu).backward()
+    grad = mu.grad
     assert grad is not None and torch.isfinite(grad)
     assert abs(float(grad)) > 1e-3
 
@@ -135,16 +141,15 @@ def test_gradient_matches_central_finite_difference(name):
     # h = 1e-6), so the central difference has truncation error O(h^2) and
     # rounding error ~ eps * |loss| / h ~ 1e-10 relative: rtol = 1e-5 is ample.
     X, W = batch(dtype=torch.float64), batch(seed=1, dtype=torch.float64)
-    transform = make(name, 0.5).double()
-    _loss(transform, X, W).backward()
-    grad = float(transform._magnitude.grad)
+    transform = make(name).double()
+    mu = magnitude(0.5, torch.float64)
+    _loss(transform, X, W, mu).backward()
+    grad = float(mu.grad)
 
     h = 1e-6
     with torch.no_grad():
-        transform._magnitude.fill_(0.5 + h)
-        plus = float(_loss(transform, X, W))
-        transform._magnitude.fill_(0.5 - h)
-        minus = float(_loss(transform, X, W))
+        plus = float(_loss(transform, X, W, 0.5 + h))
+        minus = float(_loss(transform, X, W, 0.5 - h))
     finite_difference = (plus - minus) / (2 * h)
     assert grad == pytest.approx(finite_difference, rel=1e-5)
     assert abs(grad) > 1e-3
@@ -154,11 +159,11 @@ def test_gradient_matches_central_finite_difference(name):
 def test_parameters_within_bounds_and_spread_grows(name):
     X = batch(n_windows=2000, n_channels=2, n_times=64)
     spreads = {}
+    transform = make(name)
     for mu in (0.1, 0.5, 1.0):
-        transform = make(name, mu)
-        params = transform.sample_parameters(X, gen(int(mu * 10)))
+        params = transform.sample_parameters(X, mu, gen(int(mu * 10)))
         assert params.shape[0] == X.shape[0]
-        low, high = transform.parameter_bounds()
+        low, high = transform.parameter_bounds(mu)
         values = bounded_part(name, params)
         # float32 draws vs float64 bounds: allow one float32 rounding.
         tol = 1e-6 * max(1.0, abs(high)) if math.isfinite(high) else 0.0
@@ -173,31 +178,42 @@ def test_parameters_within_bounds_and_spread_grows(name):
 def test_parameters_scale_linearly_with_magnitude(name):
     # Reparametrisation: for fixed draws the range parameter is proportional to mu.
     X = batch(n_windows=64, n_times=64, dtype=torch.float64)
-    small = bounded_part(name, make(name, 0.1).double().sample_parameters(X, gen()))
-    large = bounded_part(name, make(name, 0.5).double().sample_parameters(X, gen()))
+    transform = make(name).double()
+    small = bounded_part(name, transform.sample_parameters(X, 0.1, gen()))
+    large = bounded_part(name, transform.sample_parameters(X, 0.5, gen()))
     torch.testing.assert_close(large, 5 * small)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_seeding(name):
     X = batch()
-    transform = make(name, 0.5)
-    first = transform(X, generator=gen(0))
-    assert torch.equal(first, transform(X, generator=gen(0)))
-    assert not torch.equal(first, transform(X, generator=gen(1)))
+    transform = make(name)
+    first = transform(X, 0.5, generator=gen(0))
+    assert torch.equal(first, transform(X, 0.5, generator=gen(0)))
+    assert not torch.equal(first, transform(X, 0.5, generator=gen(1)))
+    # A float magnitude and a tensor magnitude draw the same values.
+    assert torch.equal(first, transform(X, magnitude(0.5), generator=gen(0)))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_magnitude_out_of_range_rejected(name):
-    with pytest.raises(ValueError, match="magnitude"):
-        make(name, 1.5)
+    X = batch()
+    for bad in (1.5, -0.1, math.nan):
+        with pytest.raises(ValueError, match=r"magnitude must lie in \[0, 1\]"):
+            make(name)(X, bad, generator=gen())
+        with pytest.raises(ValueError, match=r"magnitude must lie in \[0, 1\]"):
+            make(name).at(bad)
+    with pytest.raises(ValueError, match="0-d tensor"):
+        make(name)(X, torch.tensor([0.5]), generator=gen())
+    with pytest.raises(TypeError, match="magnitude"):
+        make(name, magnitude=0.5)  # the magnitude is not configuration
 
 
 @pytest.mark.parametrize("name", ["frequency_shift", "bandstop_filter"])
 @pytest.mark.parametrize("sfreq", [None, 0, -100.0, math.nan, math.inf, "fast"])
 def test_bad_sfreq_rejected(name, sfreq):
     with pytest.raises(ValueError, match="sfreq"):
-        make(name, 0.5, sfreq=sfreq)
+        make(name, sfreq=sfreq)
 
 
 # --------------------------------------------------------------------------
@@ -207,7 +223,7 @@ def test_bad_sfreq_rejected(name, sfreq):
 
 def test_time_reverse_gate_one_is_flip_and_zero_is_identity():
     X = batch()
-    transform = TimeReverse(0.5)
+    transform = TimeReverse()
     assert torch.equal(transform.apply(X, torch.ones(8)), X.flip(-1))
     assert torch.equal(transform.apply(X, torch.zeros(8)), X)
     half = transform.apply(X, torch.full((8,), 0.25))
@@ -216,7 +232,7 @@ def test_time_reverse_gate_one_is_flip_and_zero_is_identity():
 
 def test_time_reverse_probability_and_hardness():
     X = batch(n_windows=4000, n_channels=1, n_times=4)
-    gates = TimeReverse(0.3).sample_parameters(X, gen())
+    gates = TimeReverse().sample_parameters(X, 0.3, gen())
     assert float((gates > 0.5).float().mean()) == pytest.approx(0.3, abs=0.03)
     # At temperature 0.1 most gates are close to a hard 0/1 decision.
     assert float(((gates > 0.05) & (gates < 0.95)).float().mean()) < 0.2
@@ -224,9 +240,10 @@ def test_time_reverse_probability_and_hardness():
 
 def test_time_reverse_rejects_bad_arguments():
     with pytest.raises(ValueError, match="max_value"):
-        TimeReverse(0.5, max_value=2.0)
+        TimeReverse(max_value=2.0)
     with pytest.raises(ValueError, match="temperature"):
-        TimeReverse(0.5, temperature=0.0)
+        TimeReverse(temperature=0.0)
+    assert not TimeReverse.has_magnitude
 
 
 # --------------------------------------------------------------------------
@@ -237,7 +254,7 @@ def test_time_reverse_rejects_bad_arguments():
 def test_smooth_time_mask_zeroes_the_given_segment():
     n_times = 1000  # edge steepness s = 1000 / n_times = 1 per sample
     X = torch.ones(1, 2, n_times, dtype=torch.float64)
-    out = SmoothTimeMask(0.5).apply(X, torch.tensor([[50.0, 100.0]]))[0, 0]
+    out = SmoothTimeMask().apply(X, torch.tensor([[50.0, 100.0]]))[0, 0]
     masked = out < 0.5
     assert int(masked.sum()) in (49, 50, 51)
     assert masked[101:150].all()
@@ -251,7 +268,7 @@ def test_smooth_time_mask_matches_braindecode():
     X = batch(n_times=300)
     lengths = torch.linspace(0.0, 120.0, 8)
     starts = torch.linspace(0.0, 170.0, 8)
-    ours = SmoothTimeMask(0.5).apply(X, torch.stack([lengths, starts], dim=1))
+    ours = SmoothTimeMask().apply(X, torch.stack([lengths, starts], dim=1))
     theirs, _ = smooth_time_mask(X, None, starts, lengths.view(-1, 1, 1))
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
 
@@ -259,8 +276,8 @@ def test_smooth_time_mask_matches_braindecode():
 def test_smooth_time_mask_sampled_lengths_match_masked_samples():
     n_times = 2000
     X = torch.ones(64, 1, n_times, dtype=torch.float64)
-    transform = SmoothTimeMask(1.0)
-    params = transform.sample_parameters(X, gen())
+    transform = SmoothTimeMask()
+    params = transform.sample_parameters(X, 1.0, gen())
     out = transform.apply(X, params)
     masked = (out[:, 0] < 0.5).sum(dim=-1).double()
     # Masks shorter than a few edge widths (1 / s = 2 samples here) are shallow
@@ -278,11 +295,11 @@ def test_smooth_time_mask_sampled_lengths_match_masked_samples():
 
 def test_gaussian_noise_has_the_requested_std():
     X = batch(n_windows=64, n_channels=4, n_times=500)
-    out = GaussianNoise(0.5)(X, generator=gen())
+    out = GaussianNoise()(X, 0.5, generator=gen())
     noise = out - X
     assert float(noise.std()) == pytest.approx(0.5 * 0.2, rel=0.02)
     assert abs(float(noise.mean())) < 3e-3
-    assert GaussianNoise(0.5).parameter_bounds() == (-math.inf, math.inf)
+    assert GaussianNoise().parameter_bounds(0.5) == (-math.inf, math.inf)
 
 
 # --------------------------------------------------------------------------
@@ -294,8 +311,8 @@ def test_gaussian_noise_has_the_requested_std():
 @pytest.mark.parametrize("channel_indep", [False, True])
 def test_ft_surrogate_keeps_amplitude_spectrum(channel_indep, n_times):
     X = batch(n_times=n_times, dtype=torch.float64)
-    transform = FTSurrogate(1.0, channel_indep=channel_indep)
-    params = transform.sample_parameters(X, gen())
+    transform = FTSurrogate(channel_indep=channel_indep)
+    params = transform.sample_parameters(X, 1.0, gen())
     assert params.shape == (8, 2 if channel_indep else 1, n_times // 2 + 1)
     out = transform.apply(X, params)
     spectrum_in, spectrum_out = torch.fft.rfft(X), torch.fft.rfft(out)
@@ -312,7 +329,7 @@ def test_ft_surrogate_quarter_turn_turns_sine_into_cosine():
     t = torch.arange(500, dtype=torch.float64) / SFREQ
     X = torch.sin(2 * math.pi * 10 * t).view(1, 1, -1)
     phases = torch.full((1, 1, 251), math.pi / 2, dtype=torch.float64)
-    out = FTSurrogate(1.0).apply(X, phases)
+    out = FTSurrogate().apply(X, phases)
     torch.testing.assert_close(out[0, 0], torch.cos(2 * math.pi * 10 * t))
 
 
@@ -325,7 +342,7 @@ def test_ft_surrogate_quarter_turn_turns_sine_into_cosine():
 def test_frequency_shift_moves_the_spectral_peak(shift):
     t = torch.arange(1000, dtype=torch.float64) / SFREQ  # 0.1 Hz bins
     X = torch.sin(2 * math.pi * 10 * t).view(1, 1, -1)
-    out = FrequencyShift(1.0, sfreq=SFREQ).apply(X, torch.tensor([shift]))
+    out = FrequencyShift(sfreq=SFREQ).apply(X, torch.tensor([shift]))
     assert float(peak_frequency(out)[0, 0]) == pytest.approx(10 + shift, abs=0.05)
     # Away from the window edges the output is a pure sine at the new frequency.
     expected = torch.sin(2 * math.pi * (10 + shift) * t)
@@ -335,8 +352,8 @@ def test_frequency_shift_moves_the_spectral_peak(shift):
 def test_frequency_shift_sampled_per_example():
     t = torch.arange(1000, dtype=torch.float64) / SFREQ
     X = torch.sin(2 * math.pi * 20 * t).expand(16, 1, -1)
-    transform = FrequencyShift(1.0, sfreq=SFREQ)
-    delta = transform.sample_parameters(X, gen())
+    transform = FrequencyShift(sfreq=SFREQ)
+    delta = transform.sample_parameters(X, 1.0, gen())
     assert delta.std() > 1.0  # one shift per window, spread over [-5, 5] Hz
     out = transform.apply(X, delta)
     torch.testing.assert_close(
@@ -349,7 +366,7 @@ def test_frequency_shift_is_single_sideband_modulation_of_scipy_analytic_signal(
 
     X = batch(n_times=301, dtype=torch.float64)  # odd length: no Nyquist bin
     delta = torch.linspace(-5.0, 5.0, len(X), dtype=torch.float64)
-    ours = FrequencyShift(1.0, sfreq=SFREQ).apply(X, delta)
+    ours = FrequencyShift(sfreq=SFREQ).apply(X, delta)
     t = np.arange(X.shape[-1]) / SFREQ
     analytic = hilbert(X.numpy(), axis=-1)
     expected = np.real(analytic * np.exp(2j * np.pi * delta.numpy()[:, None, None] * t))
@@ -363,7 +380,7 @@ def test_frequency_shift_matches_braindecode_on_power_of_two_windows():
 
     X = batch(n_times=256)
     delta = torch.linspace(-5.0, 5.0, len(X))
-    ours = FrequencyShift(1.0, sfreq=SFREQ).apply(X, delta)
+    ours = FrequencyShift(sfreq=SFREQ).apply(X, delta)
     theirs, _ = frequency_shift(X, None, delta, SFREQ)
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
 
@@ -377,7 +394,7 @@ def test_bandstop_removes_the_band_and_keeps_the_rest():
     n_times = 1000  # 0.1 Hz bins
     X = batch(n_windows=2, n_times=n_times, dtype=torch.float64)
     params = torch.tensor([[2.0, 20.03], [0.55, 7.0]], dtype=torch.float64)
-    out = BandstopFilter(1.0, sfreq=SFREQ).apply(X, params)
+    out = BandstopFilter(sfreq=SFREQ).apply(X, params)
     freqs = torch.fft.rfftfreq(n_times, d=1.0 / SFREQ, dtype=torch.float64)
     spectrum_in, spectrum_out = torch.fft.rfft(X), torch.fft.rfft(out)
     df = SFREQ / n_times
@@ -400,14 +417,14 @@ def test_bandstop_notches_a_sine_but_not_another():
     X = (torch.sin(2 * math.pi * 10 * t) + torch.sin(2 * math.pi * 30 * t)).view(
         1, 1, -1
     )
-    out = BandstopFilter(1.0, sfreq=SFREQ).apply(X, torch.tensor([[2.0, 10.4]]))
+    out = BandstopFilter(sfreq=SFREQ).apply(X, torch.tensor([[2.0, 10.4]]))
     torch.testing.assert_close(out[0, 0], torch.sin(2 * math.pi * 30 * t))
 
 
 def test_bandstop_gradient_nonzero_for_narrow_bands():
     # Bands far narrower than a bin still get a gradient wrt their width.
     X = batch(n_windows=32, n_times=256, dtype=torch.float64)
-    transform = BandstopFilter(1.0, sfreq=SFREQ)
+    transform = BandstopFilter(sfreq=SFREQ)
     centres = torch.rand(32, generator=gen(), dtype=torch.float64) * 50
     bandwidth = torch.full((32,), 1e-3, dtype=torch.float64, requires_grad=True)
     out = transform.apply(X, torch.stack([bandwidth, centres], dim=1))
@@ -418,9 +435,9 @@ def test_bandstop_gradient_nonzero_for_narrow_bands():
 
 def test_bandstop_rejects_bad_max_freq():
     with pytest.raises(ValueError, match="max_freq"):
-        BandstopFilter(0.5, sfreq=SFREQ, max_freq=60.0)
-    params = BandstopFilter(0.5, sfreq=SFREQ, max_freq=10.0).sample_parameters(
-        batch(n_windows=500), gen()
+        BandstopFilter(sfreq=SFREQ, max_freq=60.0)
+    params = BandstopFilter(sfreq=SFREQ, max_freq=10.0).sample_parameters(
+        batch(n_windows=500), 0.5, gen()
     )
     assert (params[:, 1] >= 0).all() and (params[:, 1] <= 10.0).all()
 
@@ -429,10 +446,27 @@ def test_bandstop_rejects_bad_max_freq():
 def test_trains_after_a_call_in_inference_mode(name):
     # Constants some transforms cache on their first call must not be inference
     # tensors: a prediction under torch.inference_mode() may come first.
-    transform = make(name, 0.5)
+    transform = make(name)
     X = batch(n_times=257)  # a length no other test caches first
     with torch.inference_mode():
-        transform(X, generator=gen())
-    out = transform(X.clone().requires_grad_(True), generator=gen())
+        transform(X, 0.5, generator=gen())
+    mu = magnitude(0.5)
+    out = transform(X.clone().requires_grad_(True), mu, generator=gen())
     (out * batch(n_times=257, seed=1)).sum().backward()
-    assert torch.isfinite(transform._magnitude.grad)
+    assert torch.isfinite(mu.grad)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_at_fixes_the_magnitude(name):
+    transform = make(name)
+    fixed = transform.at(0.5)
+    X = batch()
+    assert fixed.transform is transform and fixed.magnitude == 0.5
+    assert torch.equal(fixed(X, gen(4)), transform(X, 0.5, gen(4)))
+    assert torch.equal(fixed(X, generator=gen(4)), transform(X, 0.5, gen(4)))
+    assert (
+        fixed.physical_value
+        == transform.physical_value(0.5)
+        == 0.5 * (transform.max_value)
+    )
+    assert list(fixed.parameters()) == []  # not learnable

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from augsleep.channels import standard_montage
+
 from ._edf import read_edf_header
 from ._psg import load_recording, recording_config
 from ._recordings import load_cached_recording, select_entries
@@ -26,9 +28,6 @@ if TYPE_CHECKING:
 #: EEG electrodes used in the AugNet paper.
 MASS_CHANNELS = ("C3", "C4", "F3", "F4", "O1", "O2")
 _NAME = re.compile(r"^01-03-(?P<subject>\d{4}) PSG\.edf$")
-#: Channel positions come from this MNE montage (the 10-20 positions of the
-#: deprecated ``standard_1020``).
-MONTAGE = "colin27_1020"
 
 
 def find_mass_files(path: str | Path) -> list[tuple[Path, Path, int]]:
@@ -201,7 +200,8 @@ def load_mass(
                 desc,
                 rename=rename,
                 reference=ref,
-                montage=MONTAGE,
+                # Positions from augsleep's one standard 10-20 montage.
+                montage=standard_montage(),
                 **options,
             )
 

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from augsleep._validation import check_eeg_batch
-from augsleep.layers import AugmentationModule
+from augsleep.augment.layers import AugmentationModule, Identity
 
 
 def _check_n_copies(value, name: str) -> int:
@@ -26,9 +26,11 @@ class AugNet(nn.Module):
     trunk : nn.Module
         Network mapping (n_windows, n_channels, n_times) to logits
         (n_windows, n_classes), e.g. braindecode's ``SleepStagerChambon2018``.
-    augmentation : AugmentationModule | None
-        Learnable augmentation; ``None`` gives the trunk alone (no augmentation,
-        one copy), trained and evaluated through the same code.
+    augmentation : AugmentationModule | Identity | None
+        Learnable augmentation; :class:`~augsleep.augment.Identity` gives the
+        trunk alone (no augmentation, one copy whatever C: copies of the identity
+        are identical), trained and evaluated through the same code. ``None``
+        means ``Identity()``.
     n_copies_train : int
         Number of augmented copies C in training mode (the paper uses 1).
     n_copies_eval : int
@@ -63,18 +65,20 @@ class AugNet(nn.Module):
     def __init__(
         self,
         trunk: nn.Module,
-        augmentation: AugmentationModule | None,
+        augmentation: AugmentationModule | Identity | None,
         n_copies_train: int = 1,
         n_copies_eval: int = 20,
         max_windows_per_forward: int | None = None,
     ):
         super().__init__()
-        if augmentation is not None and not isinstance(
-            augmentation, AugmentationModule
-        ):
+        if augmentation is None:
+            augmentation = Identity()
+        if not isinstance(augmentation, AugmentationModule | Identity):
+            kind = type(augmentation)
             raise TypeError(
-                "augmentation must be an AugmentationModule or None, got "
-                f"{type(augmentation).__name__}."
+                "augmentation must be an AugmentationModule, an "
+                "augsleep.augment.Identity or None (no augmentation), got "
+                f"{kind.__module__}.{kind.__qualname__}."
             )
         self.trunk = trunk
         self.augmentation = augmentation
@@ -108,7 +112,7 @@ class AugNet(nn.Module):
             ``log`` of the probabilities averaged over the copies.
         """
         check_eeg_batch(X, name="X")
-        if self.augmentation is None:
+        if self.augmentation.is_identity:
             return torch.log_softmax(self._trunk_logits(X), dim=-1)
         if n_copies is None:
             n_copies = self.n_copies_train if self.training else self.n_copies_eval
@@ -132,5 +136,4 @@ class AugNet(nn.Module):
     @torch.no_grad()
     def clamp_magnitudes_(self) -> None:
         """Project the augmentation magnitudes onto [0, 1] (after optimiser steps)."""
-        if self.augmentation is not None:
-            self.augmentation.clamp_magnitudes_()
+        self.augmentation.clamp_magnitudes_()

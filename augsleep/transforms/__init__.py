@@ -1,13 +1,20 @@
-"""Differentiable EEG transforms with learnable magnitudes.
+"""Differentiable EEG transforms, stateless operations at a given magnitude.
 
-Each transform maps a magnitude ``mu`` in [0, 1] linearly onto a physical range
-(the paper's Table A.4 by default) and is differentiable with respect to ``mu``.
-Build one by name with :func:`make_transform`; :data:`TRANSFORMS` lists them.
+Each transform maps a magnitude ``mu`` in [0, 1], passed at every call
+(``transform(X, mu, generator)``), linearly onto a physical range (the paper's
+Table A.4 by default) and is differentiable with respect to ``mu``; the magnitudes
+that are learned live in :class:`augsleep.augment.AugLayer`. Build one by name
+with :func:`make_transform`; :data:`TRANSFORMS` lists them; ``transform.at(mu)``
+fixes the magnitude (:class:`FixedMagnitude`).
 """
 
 from __future__ import annotations
 
-from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
+from augsleep.transforms.base import (
+    DifferentiableTransform,
+    FixedMagnitude,
+    ProbabilityTransform,
+)
 from augsleep.transforms.frequency import BandstopFilter, FrequencyShift, FTSurrogate
 from augsleep.transforms.sensors import (
     ChannelsDropout,
@@ -44,7 +51,6 @@ TRANSFORMS: dict[str, type[DifferentiableTransform]] = {
 
 def make_transform(
     name: str,
-    magnitude: float = 0.0,
     *,
     sfreq: float | None = None,
     ch_names: list[str] | None = None,
@@ -57,8 +63,6 @@ def make_transform(
     ----------
     name : str
         One of :data:`TRANSFORMS`' keys, e.g. ``"frequency_shift"``.
-    magnitude : float
-        Initial magnitude in [0, 1].
     sfreq : float | None
         Sampling frequency in Hz, for the transforms that need it.
     ch_names : list of str | None
@@ -71,6 +75,8 @@ def make_transform(
     Returns
     -------
     transform : DifferentiableTransform
+        Called with a magnitude, ``transform(X, mu, generator)``; use
+        ``make_transform(...).at(mu)`` for a callable ``X -> T(X; mu)``.
     """
     if name not in TRANSFORMS:
         raise ValueError(
@@ -80,7 +86,7 @@ def make_transform(
     context = {"sfreq": sfreq, "ch_names": ch_names, "positions": positions}
     for key in cls.requires:
         kwargs[key] = context[key]
-    return cls(magnitude=magnitude, **kwargs)
+    return cls(**kwargs)
 
 
 __all__ = [
@@ -91,6 +97,7 @@ __all__ = [
     "ChannelsSymmetry",
     "DifferentiableTransform",
     "FTSurrogate",
+    "FixedMagnitude",
     "FrequencyShift",
     "GaussianNoise",
     "ProbabilityTransform",

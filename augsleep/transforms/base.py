@@ -1,14 +1,17 @@
 """Base class of the differentiable EEG transforms.
 
-Every transform ``T(x; mu)`` has one learnable magnitude ``mu`` in [0, 1] that maps
-linearly onto a physical range ``[0, max_value]`` (``mu = 0`` is the identity). A
-forward pass is split in two steps so that tests and users can look at the random
-part on its own:
+Every transform ``T(x; mu)`` is a stateless operation at a magnitude ``mu`` in
+[0, 1] that the caller passes in, mapped linearly onto a physical range
+``[0, max_value]`` (``mu = 0`` is the identity). A forward pass is split in two
+steps so that tests and users can look at the random part on its own:
 
 1. :meth:`DifferentiableTransform.sample_parameters` draws the per-example physical
    parameters (a shift in Hz, an angle in degrees, a relaxed Bernoulli gate...) as a
    differentiable function of ``mu`` and of noise drawn from a ``torch.Generator``;
 2. :meth:`DifferentiableTransform.apply` applies them to the batch.
+
+:meth:`DifferentiableTransform.at` fixes the magnitude, for the places that take a
+transform as a callable ``X -> T(X)``.
 """
 
 from __future__ import annotations
@@ -38,44 +41,98 @@ def clamp_straight_through(raw: Tensor) -> Tensor:
     return raw + (raw.clamp(0.0, 1.0) - raw).detach()
 
 
-class DifferentiableTransform(nn.Module):
-    """A differentiable EEG augmentation with a learnable magnitude.
+def check_magnitude(magnitude, owner: str = "magnitude") -> float:
+    """Return a magnitude given as a number as a float, checked to lie in [0, 1].
 
     Parameters
     ----------
     magnitude : float
-        Initial magnitude ``mu`` in [0, 1]. ``0`` is the identity.
-    max_value : float
-        Physical value that ``mu = 1`` maps to (in :attr:`unit`).
+        Magnitude ``mu`` (a Python or numpy number, or a 0-d tensor).
+    owner : str
+        Name to start the error message with.
+
+    Returns
+    -------
+    mu : float
+
+    Raises
+    ------
+    ValueError
+        If ``magnitude`` is not a finite number in [0, 1].
+    """
+    if isinstance(magnitude, Tensor):
+        if magnitude.ndim != 0:
+            raise ValueError(
+                f"{owner}: magnitude must be a number or a 0-d tensor, got a tensor "
+                f"of shape {tuple(magnitude.shape)}."
+            )
+        magnitude = magnitude.detach()
+    try:
+        value = float(magnitude)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{owner}: magnitude must be a number in [0, 1], got {magnitude!r}."
+        ) from None
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        raise ValueError(f"{owner}: magnitude must lie in [0, 1], got {value}.")
+    return value
+
+
+class DifferentiableTransform(nn.Module):
+    """A differentiable EEG augmentation, applied at a magnitude passed to it.
+
+    The transform holds its configuration only (the physical range
+    :attr:`max_value`, a sampling frequency, channel names...): it has no
+    learnable parameter. The magnitude ``mu`` in [0, 1] is an argument of
+    :meth:`sample_parameters` and :meth:`forward`, so that whoever learns it (an
+    :class:`augsleep.augment.AugLayer`, a policy of (operation, probability,
+    magnitude)...) owns it, and one transform can serve several magnitudes.
+
+    Parameters
+    ----------
+    max_value : float | None
+        Physical value that ``mu = 1`` maps to (in :attr:`unit`); ``None`` uses
+        :attr:`default_max_value` (the paper's Table A.4).
+    **config
+        Other configuration of the subclass, among :attr:`config_names` (e.g.
+        ``sfreq``), stored as plain attributes of the same names.
 
     Notes
     -----
-    The magnitude is stored as an unconstrained parameter ``_magnitude`` and read
-    through :attr:`magnitude`, which clamps it to [0, 1] with a straight-through
-    gradient: a value pushed past a bound by one optimiser step still receives the
-    gradient that brings it back, instead of being stuck where ``clamp`` has zero
-    gradient. Training loops also project it back with :meth:`clamp_magnitude_`.
+    A magnitude is either a float in [0, 1], checked, or a 0-d tensor that
+    carries its gradient and is used as given: a learner keeps it in [0, 1]
+    itself (:class:`augsleep.augment.AugLayer` reads its magnitudes through
+    :func:`clamp_straight_through`), without the host synchronisation a check
+    on a tensor would cost at every call. ``mu = 0`` is the identity.
     """
 
     #: Name in :data:`augsleep.transforms.TRANSFORMS` (e.g. ``"frequency_shift"``).
     name: ClassVar[str] = ""
-    #: Unit of :attr:`max_value` and of :meth:`physical_magnitude`.
+    #: Unit of :attr:`max_value` and of :meth:`physical_value`.
     unit: ClassVar[str] = ""
     #: Default physical range (the paper's Table A.4).
     default_max_value: ClassVar[float] = 1.0
     #: Context the constructor needs, among ``"sfreq"``, ``"ch_names"`` and
     #: ``"positions"``; :func:`augsleep.transforms.make_transform` passes them.
     requires: ClassVar[tuple[str, ...]] = ()
+    #: Configuration keywords the constructor stores as attributes.
+    config_names: ClassVar[tuple[str, ...]] = ()
     #: True when the gradient with respect to ``mu`` is a straight-through
     #: estimate (biased by design), not the derivative of the forward pass.
     straight_through: ClassVar[bool] = False
+    #: False for the operations whose only parameter is the probability of
+    #: applying them (time reverse, sign flip, channels symmetry): their
+    #: "magnitude" is that probability, so a policy that gates operations
+    #: itself calls them at magnitude 1.
+    has_magnitude: ClassVar[bool] = True
 
-    def __init__(self, magnitude: float = 0.0, max_value: float | None = None):
+    def __init__(self, max_value: float | None = None, **config):
         super().__init__()
-        magnitude = float(magnitude)
-        if not 0.0 <= magnitude <= 1.0:
-            raise ValueError(
-                f"{type(self).__name__}: magnitude must lie in [0, 1], got {magnitude}."
+        unknown = sorted(set(config) - set(self.config_names))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected configuration {unknown}; "
+                f"expected among {list(self.config_names)}."
             )
         if max_value is None:
             max_value = self.default_max_value
@@ -84,45 +141,59 @@ class DifferentiableTransform(nn.Module):
                 f"{type(self).__name__}: max_value must be positive, got {max_value}."
             )
         self.max_value = float(max_value)
-        self._magnitude = nn.Parameter(torch.tensor(magnitude))
+        for key, value in config.items():
+            setattr(self, key, value)
 
-    @property
-    def magnitude(self) -> Tensor:
-        """Magnitude ``mu`` in [0, 1], a 0-d tensor that carries gradients."""
-        return clamp_straight_through(self._magnitude)
+    def _magnitude_value(self, magnitude) -> float:
+        """``magnitude`` as a float (checked when it is a number)."""
+        if isinstance(magnitude, Tensor):
+            return float(magnitude.detach())
+        return check_magnitude(magnitude, type(self).__name__)
 
-    def physical_magnitude(self) -> float:
-        """Physical value of the current magnitude, ``mu * max_value``."""
-        return float(self.magnitude.detach()) * self.max_value
+    def physical_value(self, magnitude) -> float:
+        """Physical value of a magnitude, ``mu * max_value`` (in :attr:`unit`).
 
-    @torch.no_grad()
-    def clamp_magnitude_(self) -> None:
-        """Project the stored magnitude back onto [0, 1] (after an optimiser step)."""
-        self._magnitude.clamp_(0.0, 1.0)
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1] (a float or a 0-d tensor).
 
-    def magnitude_like(self, X: Tensor, magnitude: Tensor | None = None) -> Tensor:
+        Returns
+        -------
+        value : float
+        """
+        return self._magnitude_value(magnitude) * self.max_value
+
+    def magnitude_like(self, X: Tensor, magnitude) -> Tensor:
         """``mu`` in ``X``'s dtype and on ``X``'s device, with its gradient.
 
         Parameters
         ----------
         X : Tensor
             Tensor whose dtype and device ``mu`` takes.
-        magnitude : Tensor | None
-            0-d magnitude to use instead of :attr:`magnitude` (see
-            :meth:`sample_parameters`).
+        magnitude : float | Tensor
+            Magnitude in [0, 1]: a float (checked) or a 0-d tensor (used as
+            given, gradient included).
 
         Returns
         -------
         mu : Tensor, 0-d
         """
-        mu = self.magnitude if magnitude is None else magnitude
-        return mu.to(dtype=X.dtype, device=X.device)
+        if isinstance(magnitude, Tensor):
+            if magnitude.ndim != 0:
+                raise ValueError(
+                    f"{type(self).__name__}: magnitude must be a 0-d tensor, got "
+                    f"shape {tuple(magnitude.shape)}."
+                )
+            return magnitude.to(dtype=X.dtype, device=X.device)
+        value = check_magnitude(magnitude, type(self).__name__)
+        return torch.tensor(value, dtype=X.dtype, device=X.device)
 
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ):
         """Draw the physical parameters of the transform for each example.
 
@@ -130,13 +201,11 @@ class DifferentiableTransform(nn.Module):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch the parameters are drawn for.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1]: a 0-d tensor, carrying its gradient, or a
+            float.
         generator : torch.Generator | None
             Source of every random draw; ``None`` uses torch's global generator.
-        magnitude : Tensor | None
-            0-d magnitude ``mu`` in [0, 1] to draw with, carrying its gradient;
-            ``None`` reads :attr:`magnitude`. An :class:`augsleep.layers.AugLayer`
-            clamps the magnitudes of all its transforms in one go and passes
-            them here (a clamp per transform costs four small ops each time).
 
         Returns
         -------
@@ -146,13 +215,18 @@ class DifferentiableTransform(nn.Module):
         """
         raise NotImplementedError
 
-    def parameter_bounds(self) -> tuple[float, float]:
+    def parameter_bounds(self, magnitude) -> tuple[float, float]:
         """Bounds that every value drawn by :meth:`sample_parameters` respects.
+
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1].
 
         Returns
         -------
         low, high : float
-            Bounds at the current magnitude (e.g. ``(-mu * 5, mu * 5)`` Hz for a
+            Bounds at that magnitude (e.g. ``(-mu * 5, mu * 5)`` Hz for a
             frequency shift, ``(0, 1)`` for relaxed Bernoulli gates).
         """
         raise NotImplementedError
@@ -179,8 +253,79 @@ class DifferentiableTransform(nn.Module):
         """
         raise NotImplementedError
 
+    def forward(
+        self,
+        X: Tensor,
+        magnitude: Tensor | float,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Transform a batch: draw parameters at ``magnitude``, then apply them.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch of EEG windows.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (see :meth:`sample_parameters`).
+        generator : torch.Generator | None
+            Source of every random draw; ``None`` uses torch's global generator.
+
+        Returns
+        -------
+        X_tr : Tensor, shape (n_windows, n_channels, n_times)
+            Transformed batch.
+        """
+        check_eeg_batch(X, name="X", check_finite=False)
+        return self.apply(X, self.sample_parameters(X, magnitude, generator))
+
+    def at(self, magnitude: float) -> FixedMagnitude:
+        """Fix the magnitude: a module ``X -> T(X; mu)`` holding this transform.
+
+        Parameters
+        ----------
+        magnitude : float
+            Magnitude ``mu`` in [0, 1].
+
+        Returns
+        -------
+        module : FixedMagnitude
+            Callable as ``module(X, generator=None)``, e.g. for
+            :func:`augsleep.invariance.invariance_score`.
+        """
+        return FixedMagnitude(self, magnitude)
+
+    def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
+        return f"max_value={self.max_value:g} {self.unit}".rstrip()
+
+
+class FixedMagnitude(nn.Module):
+    """A transform at a fixed magnitude: ``module(X, generator) = T(X; mu)``.
+
+    Parameters
+    ----------
+    transform : DifferentiableTransform
+        The transform.
+    magnitude : float
+        Magnitude ``mu`` in [0, 1], not learnable.
+    """
+
+    def __init__(self, transform: DifferentiableTransform, magnitude: float):
+        super().__init__()
+        if not isinstance(transform, DifferentiableTransform):
+            raise TypeError(
+                "transform must be a DifferentiableTransform, got "
+                f"{type(transform).__name__}."
+            )
+        self.transform = transform
+        self.magnitude = check_magnitude(magnitude, type(transform).__name__)
+
+    @property
+    def physical_value(self) -> float:
+        """``magnitude * max_value``, in the transform's unit."""
+        return self.transform.physical_value(self.magnitude)
+
     def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Transform a batch: draw parameters, then apply them.
+        """Transform a batch at the fixed magnitude.
 
         Parameters
         ----------
@@ -192,16 +337,11 @@ class DifferentiableTransform(nn.Module):
         Returns
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
-            Transformed batch.
         """
-        check_eeg_batch(X, name="X", check_finite=False)
-        return self.apply(X, self.sample_parameters(X, generator))
+        return self.transform(X, self.magnitude, generator)
 
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
-        return (
-            f"magnitude={float(self.magnitude.detach()):.3g}, "
-            f"max_value={self.max_value:g} {self.unit}".rstrip()
-        )
+        return f"magnitude={self.magnitude:g}"
 
 
 class SpectralTransform(DifferentiableTransform):
@@ -209,7 +349,7 @@ class SpectralTransform(DifferentiableTransform):
 
     ``apply(X, params)`` is ``apply_spectrum(X, rfft(X), params)`` with the FFT
     taken over the whole window (``n_times`` points). An
-    :class:`augsleep.layers.AugLayer` holding several spectral transforms computes
+    :class:`augsleep.augment.AugLayer` holding several spectral transforms computes
     ``rfft(X)`` once and passes it to each of them (in training mode every
     transform sees the whole batch), which saves one forward FFT and one FFT in
     the backward pass per extra transform.
@@ -324,26 +464,23 @@ class ProbabilityTransform(DifferentiableTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
     max_value : float | None
         Probability that ``mu = 1`` maps to (at most 1; default 1).
     temperature : float
         Temperature of the relaxed Bernoulli gates (default 0.1). Lower is closer
         to hard 0/1 gates but has larger-variance gradients: with ``T = 0.1`` about
         85 % of the gates drawn at ``p = 0.5`` lie within 0.05 of 0 or 1.
+    **config
+        Configuration of the subclass (see :class:`DifferentiableTransform`).
     """
 
     unit = "probability"
     default_max_value = 1.0
 
     def __init__(
-        self,
-        magnitude: float = 0.0,
-        max_value: float | None = None,
-        temperature: float = 0.1,
+        self, max_value: float | None = None, *, temperature: float = 0.1, **config
     ):
-        super().__init__(magnitude=magnitude, max_value=max_value)
+        super().__init__(max_value, **config)
         if self.max_value > 1.0:
             raise ValueError(
                 f"{type(self).__name__}: max_value is a probability and must be at "
@@ -357,21 +494,22 @@ class ProbabilityTransform(DifferentiableTransform):
             )
         self.temperature = temperature
 
-    @property
-    def probability(self) -> Tensor:
-        """Probability ``p = mu * max_value`` (0-d tensor with gradient)."""
-        return self.magnitude * self.max_value
-
-    def parameter_bounds(self) -> tuple[float, float]:
+    def parameter_bounds(self, magnitude) -> tuple[float, float]:
         """Gates lie in [0, 1].
+
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1] (the bounds do not depend on it).
 
         Returns
         -------
         low, high : float
         """
+        self._magnitude_value(magnitude)
         return 0.0, 1.0
 
-    def _gates(self, shape, X: Tensor, generator, magnitude=None) -> Tensor:
+    def _gates(self, shape, X: Tensor, magnitude, generator) -> Tensor:
         probability = self.magnitude_like(X, magnitude) * self.max_value
         return relaxed_bernoulli(probability, shape, X, self.temperature, generator)
 

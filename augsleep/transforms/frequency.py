@@ -69,8 +69,6 @@ class FTSurrogate(SpectralTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
     max_value : float | None
         Largest phase perturbation, in radians, that ``mu = 1`` maps to. Defaults
         to ``2 * pi`` (Table A.4 of Rommel et al., 2022).
@@ -106,20 +104,16 @@ class FTSurrogate(SpectralTransform):
     requires = ()
     straight_through = False
 
-    def __init__(
-        self,
-        magnitude: float = 0.0,
-        max_value: float | None = None,
-        channel_indep: bool = False,
-    ):
-        super().__init__(magnitude=magnitude, max_value=max_value)
-        self.channel_indep = bool(channel_indep)
+    config_names = ("channel_indep",)
+
+    def __init__(self, max_value: float | None = None, *, channel_indep: bool = False):
+        super().__init__(max_value, channel_indep=bool(channel_indep))
 
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw phase perturbations for the positive-frequency bins.
 
@@ -127,10 +121,10 @@ class FTSurrogate(SpectralTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch the phases are drawn for.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the uniform noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -148,9 +142,19 @@ class FTSurrogate(SpectralTransform):
             u[..., -1] = 0.0
         return u * (mu * self.max_value)
 
-    def parameter_bounds(self) -> tuple[float, float]:
-        """Phases lie in ``[0, mu * max_value]`` radians."""
-        return 0.0, float(self.magnitude.detach()) * self.max_value
+    def parameter_bounds(self, magnitude) -> tuple[float, float]:
+        """Phases lie in ``[0, mu * max_value]`` radians.
+
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1].
+
+        Returns
+        -------
+        low, high : float
+        """
+        return 0.0, self.physical_value(magnitude)
 
     def spectral_multiplier(self, params: Tensor, n_times: int) -> Tensor:
         """Filter ``exp(i phi) - 1``: the output is ``x + irfft(F * M)``.
@@ -175,8 +179,6 @@ class FrequencyShift(SpectralTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
     max_value : float | None
         Largest shift, in Hz, that ``mu = 1`` maps to. Defaults to 5 Hz (Table A.4
         of Rommel et al., 2022).
@@ -215,21 +217,16 @@ class FrequencyShift(SpectralTransform):
     requires = ("sfreq",)
     straight_through = False
 
-    def __init__(
-        self,
-        magnitude: float = 0.0,
-        max_value: float | None = None,
-        *,
-        sfreq: float | None = None,
-    ):
-        super().__init__(magnitude=magnitude, max_value=max_value)
-        self.sfreq = _check_sfreq(sfreq, "FrequencyShift")
+    config_names = ("sfreq",)
+
+    def __init__(self, max_value: float | None = None, *, sfreq: float | None = None):
+        super().__init__(max_value, sfreq=_check_sfreq(sfreq, "FrequencyShift"))
 
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw one frequency shift per window.
 
@@ -237,10 +234,10 @@ class FrequencyShift(SpectralTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch the shifts are drawn for.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the uniform noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -251,9 +248,19 @@ class FrequencyShift(SpectralTransform):
         u = uniform((X.shape[0],), X, generator)
         return (2 * u - 1) * (mu * self.max_value)
 
-    def parameter_bounds(self) -> tuple[float, float]:
-        """Shifts lie in ``[-mu * max_value, mu * max_value]`` Hz."""
-        bound = float(self.magnitude.detach()) * self.max_value
+    def parameter_bounds(self, magnitude) -> tuple[float, float]:
+        """Shifts lie in ``[-mu * max_value, mu * max_value]`` Hz.
+
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1].
+
+        Returns
+        -------
+        low, high : float
+        """
+        bound = self.physical_value(magnitude)
         return -bound, bound
 
     is_filter = False
@@ -293,7 +300,7 @@ class FrequencyShift(SpectralTransform):
         return torch.sub(X * torch.cos(angle), hilbert * torch.sin(angle), out=out)
 
     def extra_repr(self) -> str:
-        """Describe the magnitude and the sampling frequency."""
+        """Describe the range and the sampling frequency."""
         return f"{super().extra_repr()}, sfreq={self.sfreq:g}"
 
 
@@ -302,8 +309,6 @@ class BandstopFilter(SpectralTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
     max_value : float | None
         Largest bandwidth, in Hz, that ``mu = 1`` maps to. Defaults to 2 Hz
         (Table A.4 of Rommel et al., 2022).
@@ -360,17 +365,17 @@ class BandstopFilter(SpectralTransform):
     requires = ("sfreq",)
     straight_through = False
 
+    config_names = ("sfreq", "max_freq")
+
     def __init__(
         self,
-        magnitude: float = 0.0,
         max_value: float | None = None,
         *,
         sfreq: float | None = None,
         max_freq: float | None = None,
     ):
-        super().__init__(magnitude=magnitude, max_value=max_value)
-        self.sfreq = _check_sfreq(sfreq, "BandstopFilter")
-        nyquist = self.sfreq / 2
+        sfreq = _check_sfreq(sfreq, "BandstopFilter")
+        nyquist = sfreq / 2
         if max_freq is None:
             max_freq = nyquist
         if not 0 < max_freq <= nyquist:
@@ -378,13 +383,13 @@ class BandstopFilter(SpectralTransform):
                 f"BandstopFilter: max_freq must lie in (0, sfreq / 2 = {nyquist:g}] "
                 f"Hz, got {max_freq}."
             )
-        self.max_freq = float(max_freq)
+        super().__init__(max_value, sfreq=sfreq, max_freq=float(max_freq))
 
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw a bandwidth and a centre frequency per window.
 
@@ -392,10 +397,10 @@ class BandstopFilter(SpectralTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch the bands are drawn for.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the uniform noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -409,9 +414,20 @@ class BandstopFilter(SpectralTransform):
         centre = u[:, 1] * self.max_freq
         return torch.stack([bandwidth, centre], dim=1)
 
-    def parameter_bounds(self) -> tuple[float, float]:
-        """Bounds of the bandwidth (column 0 of the parameters), in Hz."""
-        return 0.0, float(self.magnitude.detach()) * self.max_value
+    def parameter_bounds(self, magnitude) -> tuple[float, float]:
+        """Bounds of the bandwidth (column 0 of the parameters), in Hz.
+
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1].
+
+        Returns
+        -------
+        low, high : float
+            ``0`` and ``mu * max_value``.
+        """
+        return 0.0, self.physical_value(magnitude)
 
     def notch_depth(self, params: Tensor, n_times: int) -> Tensor:
         """Attenuation of each rfft bin, 0 (kept) to 1 (removed).
@@ -455,7 +471,7 @@ class BandstopFilter(SpectralTransform):
         return -self.notch_depth(params, n_times)[:, None, :]
 
     def extra_repr(self) -> str:
-        """Describe the magnitude, sampling frequency and highest centre."""
+        """Describe the range, sampling frequency and highest centre."""
         return (
             f"{super().extra_repr()}, sfreq={self.sfreq:g}, max_freq={self.max_freq:g}"
         )

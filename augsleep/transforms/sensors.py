@@ -11,22 +11,22 @@ is differentiable with respect to the magnitude ``mu``:
 * sensor rotations interpolate the signals onto rotated sensors with a batched,
   differentiable spherical spline (:mod:`augsleep.transforms._spherical_spline`).
 
-Channel context comes from :func:`positions_from_info` (an ``mne.Info`` with a
-montage) or :func:`standard_positions` (standard 10-20 positions looked up from
-channel names such as ``"EEG C3-A2"``).
+Channel context (electrode labels, homologous pairs, positions) comes from
+:mod:`augsleep.channels`: :func:`~augsleep.channels.positions_from_info` (an
+``mne.Info`` with a montage) or :func:`~augsleep.channels.standard_positions`
+(standard 10-20 positions looked up from channel names such as ``"EEG C3-A2"``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from augsleep.channels import homologous_permutation
 from augsleep.transforms._sampling import uniform
 from augsleep.transforms._spherical_spline import (
     RotationInterpolator,
@@ -47,232 +47,7 @@ __all__ = [
     "SensorsYRotation",
     "SensorsZRotation",
     "SignFlip",
-    "electrode_label",
-    "homologous_permutation",
-    "positions_from_info",
-    "standard_positions",
 ]
-
-
-# --------------------------------------------------------------------------- #
-# Channel names and positions
-# --------------------------------------------------------------------------- #
-
-#: Channel-type prefixes found in EDF labels ("EEG C3-A2", "EOG ROC-A1"...).
-_TYPE_PREFIX = re.compile(r"^\s*(?:EEG|EOG|EMG|ECG|EKG|MEG|SEEG)(?:[\s_:]+|$)", re.I)
-#: 10-20/10-10/10-05 style label: letters, then a number or "z", optional "h".
-_LABEL = re.compile(r"^([A-Za-z]+?)(\d+|[zZ])([hH]?)$")
-
-
-def electrode_label(ch_name: str) -> str:
-    """First electrode label of a channel name.
-
-    Drops a channel-type prefix (``"EEG "``, ``"EOG "``...) and a reference
-    (everything after the first ``-``, ``:`` or ``/``, or after whitespace):
-    ``"EEG C3-CLE"``, ``"EEG C3-LER"``, ``"EEG C3-A2"``, ``"C3:M2"`` and ``"C3"`` all
-    give ``"C3"``; ``"EEG Fpz-Cz"`` gives ``"Fpz"``.
-
-    Parameters
-    ----------
-    ch_name : str
-        Channel name.
-
-    Returns
-    -------
-    label : str
-        Electrode label, case preserved (may be ``""`` for an empty name).
-    """
-    name = _TYPE_PREFIX.sub("", str(ch_name))
-    parts = [p for p in re.split(r"[-:/\s]+", name) if p]
-    return parts[0] if parts else ""
-
-
-def _mirror_label(label: str) -> str | None:
-    """Homologous label on the other hemisphere (lower case), None for midline."""
-    match = _LABEL.match(label)
-    if match is None:
-        return None
-    prefix, number, suffix = match.groups()
-    if number in ("z", "Z"):
-        return None
-    n = int(number)
-    if n == 0:
-        return None
-    # 10-20 convention: odd numbers on the left, even on the right, n <-> n + 1.
-    mirrored = n + 1 if n % 2 == 1 else n - 1
-    return f"{prefix}{mirrored}{suffix}".lower()
-
-
-def homologous_permutation(ch_names: Sequence[str]) -> list[int]:
-    """Index permutation that swaps left/right homologous channels.
-
-    Parameters
-    ----------
-    ch_names : sequence of str, length n_channels
-        Channel names (see :func:`electrode_label` for the accepted forms).
-
-    Returns
-    -------
-    permutation : list of int, length n_channels
-        ``X[:, permutation]`` puts channel ``C4``'s data in ``C3``'s slot and vice
-        versa; midline (``z``) channels and channels whose homologue is absent
-        keep their place.
-
-    Raises
-    ------
-    ValueError
-        If there are fewer than two channels, if no homologous pair is found, or
-        if a label that takes part in a pair appears on several channels.
-    """
-    if ch_names is None:
-        raise ValueError(
-            "Channel names are required to swap homologous channels; got None."
-        )
-    if isinstance(ch_names, str):
-        raise ValueError(f"ch_names must be a sequence of names, got {ch_names!r}.")
-    ch_names = list(ch_names)
-    if len(ch_names) < 2:
-        raise ValueError(
-            f"Swapping homologous channels needs at least 2 channels, got "
-            f"{len(ch_names)} ({ch_names})."
-        )
-    labels = [electrode_label(name).lower() for name in ch_names]
-    index: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        index.setdefault(label, []).append(i)
-    permutation = list(range(len(ch_names)))
-    found = False
-    for i, label in enumerate(labels):
-        mirror = _mirror_label(label)
-        if mirror is None or mirror not in index:
-            continue
-        if len(index[label]) > 1 or len(index[mirror]) > 1:
-            dup = label if len(index[label]) > 1 else mirror
-            raise ValueError(
-                "Ambiguous homologous pairs: electrode "
-                f"{dup!r} appears on channels "
-                f"{[ch_names[j] for j in index[dup]]}."
-            )
-        permutation[i] = index[mirror][0]
-        found = True
-    if not found:
-        raise ValueError(
-            "No left/right homologous pair (e.g. C3/C4, F3/F4, O1/O2) found among "
-            f"the channels {ch_names} (parsed electrode labels "
-            f"{[electrode_label(n) for n in ch_names]})."
-        )
-    return permutation
-
-
-def _standard_montage_name() -> str:
-    """MNE's standard 10-20 montage name: ``colin27_1020`` when it exists.
-
-    MNE 1.13 deprecates ``standard_1020`` in favour of ``colin27_1020``; older
-    versions only have the former.
-    """
-    import mne
-
-    builtin = mne.channels.get_builtin_montages()
-    return "colin27_1020" if "colin27_1020" in builtin else "standard_1020"
-
-
-@functools.lru_cache(maxsize=8)
-def _montage_head_positions(montage: str) -> dict[str, tuple[float, float, float]]:
-    """Head-frame positions of every electrode of a built-in montage, by label."""
-    import mne
-
-    mont = mne.channels.make_standard_montage(montage)
-    info = mne.create_info(mont.ch_names, 100.0, "eeg")
-    info.set_montage(mont)  # transforms to the head frame (fiducials)
-    return {
-        ch["ch_name"].lower(): tuple(float(v) for v in ch["loc"][:3])
-        for ch in info["chs"]
-    }
-
-
-def standard_positions(
-    ch_names: Sequence[str], montage: str | None = None
-) -> np.ndarray:
-    """Look up standard 10-20 positions (head frame, metres) of named channels.
-
-    Parameters
-    ----------
-    ch_names : sequence of str, length n_channels
-        Channel names; the first electrode label of each is looked up
-        case-insensitively (``"EEG C3-A2"`` -> ``C3``, see :func:`electrode_label`).
-    montage : str | None
-        Name of an MNE built-in montage. ``None`` uses ``"colin27_1020"`` when MNE
-        has it (MNE >= 1.13, where ``"standard_1020"`` is deprecated) and
-        ``"standard_1020"`` otherwise.
-
-    Returns
-    -------
-    positions : ndarray of float64, shape (n_channels, 3)
-        Positions in MNE's head coordinate frame (origin between the pre-auricular
-        points, x to the right, y to the nasion, z up).
-
-    Raises
-    ------
-    ValueError
-        Naming the channels whose electrode is not in the montage.
-    """
-    if montage is None:
-        montage = _standard_montage_name()
-    table = _montage_head_positions(montage)
-    labels = [electrode_label(name) for name in ch_names]
-    missing = [
-        f"{name!r} (electrode {label!r})"
-        for name, label in zip(ch_names, labels, strict=True)
-        if label.lower() not in table
-    ]
-    if missing:
-        raise ValueError(
-            f"No position in montage {montage!r} for channel(s) {', '.join(missing)}."
-        )
-    return np.array([table[label.lower()] for label in labels], dtype=np.float64)
-
-
-def positions_from_info(info, ch_names: Sequence[str] | None = None) -> np.ndarray:
-    """Sensor positions (head frame, metres) stored in an ``mne.Info``.
-
-    Parameters
-    ----------
-    info : mne.Info
-        Measurement info with a montage (``raw.set_montage(...)``).
-    ch_names : sequence of str | None
-        Channels to read, in this order; ``None`` reads all of ``info``'s channels.
-
-    Returns
-    -------
-    positions : ndarray of float64, shape (n_channels, 3)
-
-    Raises
-    ------
-    ValueError
-        Naming the channels that are not in ``info`` or have no position (a
-        non-finite or all-zero location, which is what MNE stores without a
-        montage).
-    """
-    import mne
-
-    if not isinstance(info, mne.Info):
-        raise TypeError(f"info must be an mne.Info, got {type(info).__name__}.")
-    names = list(info.ch_names) if ch_names is None else list(ch_names)
-    unknown = [name for name in names if name not in info.ch_names]
-    if unknown:
-        raise ValueError(f"Channel(s) {unknown} are not in info.")
-    locs = np.array(
-        [info["chs"][info.ch_names.index(name)]["loc"][:3] for name in names],
-        dtype=np.float64,
-    ).reshape(len(names), 3)
-    bad = ~np.isfinite(locs).all(axis=1) | (locs == 0).all(axis=1)
-    if bad.any():
-        raise ValueError(
-            "No sensor position for channel(s) "
-            f"{[n for n, b in zip(names, bad, strict=True) if b]}; set a montage "
-            "first (e.g. raw.set_montage(...)) or use standard_positions(ch_names)."
-        )
-    return locs
 
 
 def _check_n_channels(transform, X: Tensor, expected: int, source: str) -> None:
@@ -294,11 +69,9 @@ class SignFlip(ChannelMixingTransform, ProbabilityTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1]; the flip probability is
-        ``mu * max_value``.
     max_value : float | None
-        Probability at ``mu = 1`` (default 1).
+        Probability at ``mu = 1`` (default 1): the flip probability is
+        ``mu * max_value``.
     temperature : float
         Relaxed Bernoulli temperature (default 0.1).
 
@@ -312,12 +85,13 @@ class SignFlip(ChannelMixingTransform, ProbabilityTransform):
     """
 
     name = "sign_flip"
+    has_magnitude = False
 
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ):
         """Draw one gate per window.
 
@@ -325,17 +99,17 @@ class SignFlip(ChannelMixingTransform, ProbabilityTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
         gates : Tensor, shape (n_windows,)
             Relaxed Bernoulli gates in [0, 1] (1 = flipped).
         """
-        return self._gates((X.shape[0],), X, generator, magnitude)
+        return self._gates((X.shape[0],), X, magnitude, generator)
 
     def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Blend ``X`` with ``-X`` by the gates.
@@ -381,14 +155,13 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1]; the swap probability is
+    max_value : float | None
+        Probability at ``mu = 1`` (default 1): the swap probability is
         ``mu * max_value``.
     ch_names : sequence of str, length n_channels
         Channel names, e.g. ``["C3", "C4"]`` or ``["EEG C3-A2", "EEG C4-A1"]``;
-        the first electrode label of each is used (see :func:`electrode_label`).
-    max_value : float | None
-        Probability at ``mu = 1`` (default 1).
+        the first electrode label of each is used (see
+        :func:`augsleep.channels.electrode_label`).
     temperature : float
         Relaxed Bernoulli temperature (default 0.1).
 
@@ -401,30 +174,31 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
     """
 
     name = "channels_symmetry"
+    has_magnitude = False
     requires = ("ch_names",)
+    config_names = ("ch_names",)
 
     def __init__(
         self,
-        magnitude: float = 0.0,
-        ch_names: Sequence[str] | None = None,
         max_value: float | None = None,
+        *,
+        ch_names: Sequence[str] | None = None,
         temperature: float = 0.1,
     ):
-        super().__init__(magnitude, max_value=max_value, temperature=temperature)
         if ch_names is None:
             raise ValueError(
                 "ChannelsSymmetry requires ch_names (the channel names, e.g. "
                 "['EEG C3-A2', 'EEG C4-A1']); got None."
             )
-        self.ch_names = list(ch_names)
+        super().__init__(max_value, temperature=temperature, ch_names=list(ch_names))
         perm = homologous_permutation(self.ch_names)
         self.register_buffer("permutation", torch.tensor(perm, dtype=torch.long))
 
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ):
         """Draw one gate per window.
 
@@ -432,10 +206,10 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -443,7 +217,7 @@ class ChannelsSymmetry(ChannelMixingTransform, ProbabilityTransform):
             Relaxed Bernoulli gates in [0, 1] (1 = swapped).
         """
         _check_n_channels(self, X, len(self.ch_names), "ch_names")
-        return self._gates((X.shape[0],), X, generator, magnitude)
+        return self._gates((X.shape[0],), X, magnitude, generator)
 
     def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Blend ``X`` with its left/right-swapped version by the gates.
@@ -496,11 +270,9 @@ class ChannelsDropout(ChannelMixingTransform, ProbabilityTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1]; the drop probability is
-        ``mu * max_value``.
     max_value : float | None
-        Probability at ``mu = 1`` (default 1).
+        Probability at ``mu = 1`` (default 1): the drop probability is
+        ``mu * max_value``.
     temperature : float
         Relaxed Bernoulli temperature (default 0.1).
 
@@ -517,8 +289,8 @@ class ChannelsDropout(ChannelMixingTransform, ProbabilityTransform):
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ):
         """Draw one drop gate per window and channel.
 
@@ -526,17 +298,17 @@ class ChannelsDropout(ChannelMixingTransform, ProbabilityTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
         gates : Tensor, shape (n_windows, n_channels)
             Relaxed Bernoulli gates in [0, 1] (1 = dropped).
         """
-        return self._gates(tuple(X.shape[:2]), X, generator, magnitude)
+        return self._gates(tuple(X.shape[:2]), X, magnitude, generator)
 
     def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Scale each channel by ``1 - gate``.
@@ -612,13 +384,11 @@ class ChannelsShuffle(ProbabilityTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1]; each channel of each window is
+    max_value : float | None
+        Probability at ``mu = 1`` (default 1): each channel of each window is
         selected with probability ``p = mu * max_value`` and the selected channels
         are randomly permuted among themselves (as braindecode's
         ``channels_shuffle``; a selected channel may stay in place).
-    max_value : float | None
-        Probability at ``mu = 1`` (default 1).
     temperature : float
         Temperature of the relaxed Bernoulli gates of the surrogate (default 0.1).
 
@@ -647,8 +417,8 @@ class ChannelsShuffle(ProbabilityTransform):
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ):
         """Draw selection gates and permutation keys.
 
@@ -656,10 +426,10 @@ class ChannelsShuffle(ProbabilityTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -669,7 +439,7 @@ class ChannelsShuffle(ProbabilityTransform):
             uniform keys in [0, 1) that order the selected channels.
         """
         shape = tuple(X.shape[:2])
-        gates = self._gates(shape, X, generator, magnitude)
+        gates = self._gates(shape, X, magnitude, generator)
         keys = uniform(shape, X, generator)
         return torch.stack([gates, keys], dim=-1)
 
@@ -714,18 +484,17 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1]; each window is rotated by an angle
-        drawn uniformly in ``[-mu * max_value, mu * max_value]`` degrees.
+    max_value : float | None
+        Largest angle in degrees (default 30, Table A.4): each window is rotated
+        by an angle drawn uniformly in ``[-mu * max_value, mu * max_value]``.
     positions : array-like, shape (n_channels, 3)
         Sensor positions in head coordinates (metres), e.g. from
-        :func:`positions_from_info` or :func:`standard_positions`, in the order of
-        the data's channels.
+        :func:`augsleep.channels.positions_from_info` or
+        :func:`augsleep.channels.standard_positions`, in the order of the data's
+        channels.
     axis : {"x", "y", "z"}
         Rotation axis of MNE's head frame (x to the right ear, y to the nasion,
         z up), through ``origin``.
-    max_value : float | None
-        Largest angle in degrees (default 30, Table A.4).
     origin : array-like, shape (3,)
         Centre of the sphere and of the rotation, in the coordinates of
         ``positions`` (default ``(0, 0, 0)``, the head-frame origin, as
@@ -769,19 +538,19 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
     unit = "degrees"
     default_max_value = 30.0
     requires = ("positions",)
+    config_names = ("positions", "axis", "origin")
 
     def __init__(
         self,
-        magnitude: float = 0.0,
+        max_value: float | None = None,
+        *,
         positions=None,
         axis: str = "z",
-        max_value: float | None = None,
         origin=(0.0, 0.0, 0.0),
         alpha: float = 1e-5,
         stiffness: float = 4.0,
         n_legendre_terms: int = 50,
     ):
-        super().__init__(magnitude=magnitude, max_value=max_value)
         if axis not in ("x", "y", "z"):
             raise ValueError(f"axis must be 'x', 'y' or 'z', got {axis!r}.")
         if positions is None:
@@ -796,8 +565,12 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
                 f"{type(self).__name__} needs at least 2 channels to interpolate, "
                 f"got positions for {unit_positions.shape[0]}."
             )
-        self.axis = axis
-        self.origin = tuple(float(v) for v in np.asarray(origin).reshape(-1))
+        super().__init__(
+            max_value,
+            positions=np.array(positions, dtype=np.float64),
+            axis=axis,
+            origin=tuple(float(v) for v in np.asarray(origin).reshape(-1)),
+        )
         self.interpolator = RotationInterpolator(
             unit_positions,
             axis,
@@ -819,8 +592,8 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ):
         """Draw one rotation angle per window.
 
@@ -828,10 +601,10 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -842,14 +615,19 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         u = uniform((X.shape[0],), X, generator)
         return self.magnitude_like(X, magnitude) * self.max_value * (2 * u - 1)
 
-    def parameter_bounds(self) -> tuple[float, float]:
+    def parameter_bounds(self, magnitude) -> tuple[float, float]:
         """Angles lie in ``[-mu * max_value, mu * max_value]`` degrees.
+
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1].
 
         Returns
         -------
         low, high : float
         """
-        bound = self.physical_magnitude()
+        bound = self.physical_value(magnitude)
         return -bound, bound
 
     def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
@@ -906,20 +684,8 @@ class _AxisRotation(SensorsRotation):
 
     _axis: str = "z"
 
-    def __init__(
-        self,
-        magnitude: float = 0.0,
-        positions=None,
-        max_value: float | None = None,
-        **kwargs,
-    ):
-        super().__init__(
-            magnitude,
-            positions=positions,
-            axis=self._axis,
-            max_value=max_value,
-            **kwargs,
-        )
+    def __init__(self, max_value: float | None = None, *, positions=None, **kwargs):
+        super().__init__(max_value, positions=positions, axis=self._axis, **kwargs)
 
 
 class SensorsXRotation(_AxisRotation):
@@ -927,12 +693,10 @@ class SensorsXRotation(_AxisRotation):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
-    positions : array-like, shape (n_channels, 3)
-        Sensor positions (head frame, metres).
     max_value : float | None
         Largest angle in degrees (default 30).
+    positions : array-like, shape (n_channels, 3)
+        Sensor positions (head frame, metres).
     **kwargs
         ``origin``, ``alpha``, ``stiffness``, ``n_legendre_terms`` (see
         :class:`SensorsRotation`).
@@ -947,12 +711,10 @@ class SensorsYRotation(_AxisRotation):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
-    positions : array-like, shape (n_channels, 3)
-        Sensor positions (head frame, metres).
     max_value : float | None
         Largest angle in degrees (default 30).
+    positions : array-like, shape (n_channels, 3)
+        Sensor positions (head frame, metres).
     **kwargs
         ``origin``, ``alpha``, ``stiffness``, ``n_legendre_terms`` (see
         :class:`SensorsRotation`).
@@ -967,12 +729,10 @@ class SensorsZRotation(_AxisRotation):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
-    positions : array-like, shape (n_channels, 3)
-        Sensor positions (head frame, metres).
     max_value : float | None
         Largest angle in degrees (default 30).
+    positions : array-like, shape (n_channels, 3)
+        Sensor positions (head frame, metres).
     **kwargs
         ``origin``, ``alpha``, ``stiffness``, ``n_legendre_terms`` (see
         :class:`SensorsRotation`).

@@ -20,9 +20,6 @@ class TimeReverse(ProbabilityTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1]; the probability of reversing a window
-        is ``mu * max_value``.
     max_value : float | None
         Probability that ``mu = 1`` maps to, in (0, 1]. Defaults to 1.
     temperature : float
@@ -46,12 +43,13 @@ class TimeReverse(ProbabilityTransform):
     """
 
     name = "time_reverse"
+    has_magnitude = False
 
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw one relaxed Bernoulli gate per window.
 
@@ -59,17 +57,17 @@ class TimeReverse(ProbabilityTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch the gates are drawn for.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the uniform noise behind the gates.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
         gates : Tensor, shape (n_windows,)
             Gates in [0, 1]; 1 means "reversed".
         """
-        return self._gates((X.shape[0],), X, generator, magnitude)
+        return self._gates((X.shape[0],), X, magnitude, generator)
 
     def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Blend each window with its time-reversed copy.
@@ -100,8 +98,6 @@ class SmoothTimeMask(DifferentiableTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
     max_value : float | None
         Mask length, in samples, that ``mu = 1`` maps to. Defaults to 200
         (Table A.4 of Rommel et al., 2022).
@@ -139,8 +135,8 @@ class SmoothTimeMask(DifferentiableTransform):
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw a mask length and start per window.
 
@@ -148,10 +144,10 @@ class SmoothTimeMask(DifferentiableTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch the masks are drawn for.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the uniform noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -167,9 +163,20 @@ class SmoothTimeMask(DifferentiableTransform):
         start = u[:, 1] * (n_times - length).clamp(min=0)
         return torch.stack([length, start], dim=1)
 
-    def parameter_bounds(self) -> tuple[float, float]:
-        """Bounds of the mask length (column 0 of the parameters), in samples."""
-        return 0.0, float(self.magnitude.detach()) * self.max_value
+    def parameter_bounds(self, magnitude) -> tuple[float, float]:
+        """Bounds of the mask length (column 0 of the parameters), in samples.
+
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1].
+
+        Returns
+        -------
+        low, high : float
+            ``0`` and ``mu * max_value``.
+        """
+        return 0.0, self.physical_value(magnitude)
 
     def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Multiply each window by its smooth mask.
@@ -205,8 +212,6 @@ class GaussianNoise(DifferentiableTransform):
 
     Parameters
     ----------
-    magnitude : float
-        Initial magnitude ``mu`` in [0, 1].
     max_value : float | None
         Noise standard deviation that ``mu = 1`` maps to, in units of the
         (standardised) signals. Defaults to 0.2 (Table A.4 of Rommel et al., 2022).
@@ -233,8 +238,8 @@ class GaussianNoise(DifferentiableTransform):
     def sample_parameters(
         self,
         X: Tensor,
+        magnitude: Tensor | float,
         generator: torch.Generator | None = None,
-        magnitude: Tensor | None = None,
     ) -> Tensor:
         """Draw the additive noise.
 
@@ -242,10 +247,10 @@ class GaussianNoise(DifferentiableTransform):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch the noise is drawn for.
+        magnitude : Tensor | float
+            Magnitude ``mu`` in [0, 1] (0-d tensor with its gradient, or float).
         generator : torch.Generator | None
             Source of the standard normal noise.
-        magnitude : Tensor | None
-            0-d magnitude to draw with; ``None`` reads :attr:`magnitude`.
 
         Returns
         -------
@@ -255,8 +260,19 @@ class GaussianNoise(DifferentiableTransform):
         mu = self.magnitude_like(X, magnitude)
         return normal(tuple(X.shape), X, generator) * (mu * self.max_value)
 
-    def parameter_bounds(self) -> tuple[float, float]:
-        """Gaussian noise is unbounded: ``(-inf, inf)``."""
+    def parameter_bounds(self, magnitude) -> tuple[float, float]:
+        """Gaussian noise is unbounded: ``(-inf, inf)``.
+
+        Parameters
+        ----------
+        magnitude : float | Tensor
+            Magnitude ``mu`` in [0, 1] (the bounds do not depend on it).
+
+        Returns
+        -------
+        low, high : float
+        """
+        self._magnitude_value(magnitude)
         return -math.inf, math.inf
 
     def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:

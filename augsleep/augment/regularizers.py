@@ -9,6 +9,8 @@ set best when its inputs are not transformed. ``R`` pushes them up:
   transform with the largest admissible magnitude.
 - ``"augerino"``: ``R(mu) = -||mu||_2`` (Benton et al., 2020), the ablation.
 - ``"none"``: ``R = 0``.
+
+The regulariser of :class:`augsleep.augment.Identity` (no augmentation) is 0.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor
 
-from augsleep.layers import AugmentationModule
+from augsleep.augment.layers import AugmentationModule, Identity
 
 REGULARIZERS = ("augnet", "augerino", "none")
 
@@ -27,14 +29,16 @@ REGULARIZERS = ("augnet", "augerino", "none")
 LambdaLike = float | Callable[[int], float] | Mapping[int, float]
 
 
-def regularization(module: AugmentationModule | None, kind: str = "augnet") -> Tensor:
+def regularization(
+    module: AugmentationModule | Identity, kind: str = "augnet"
+) -> Tensor:
     """Compute the regulariser ``R`` of an augmentation module.
 
     Parameters
     ----------
-    module : AugmentationModule | None
-        Module whose weights and magnitudes are regularised (``None``: no
-        augmentation, ``R = 0``).
+    module : AugmentationModule | Identity
+        Module whose weights and magnitudes are regularised (:class:`Identity`:
+        no augmentation, ``R = 0``).
     kind : {"augnet", "augerino", "none"}
         Which regulariser.
 
@@ -48,7 +52,12 @@ def regularization(module: AugmentationModule | None, kind: str = "augnet") -> T
         raise ValueError(
             f"Unknown regularizer {kind!r}; expected one of {REGULARIZERS}."
         )
-    if module is None or kind == "none":
+    if not isinstance(module, AugmentationModule | Identity):
+        raise TypeError(
+            "module must be an AugmentationModule or an augsleep.augment.Identity "
+            f"(no augmentation), got {type(module).__name__}."
+        )
+    if module.is_identity or kind == "none":
         return torch.zeros(())
     if kind == "augnet":
         return -torch.linalg.vector_norm(module.weights * module.magnitudes)

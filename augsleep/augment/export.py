@@ -1,6 +1,6 @@
 """Export learned augmentation layers as braindecode transforms.
 
-A learned :class:`augsleep.layers.AugmentationModule` is a stack of layers; at
+A learned :class:`augsleep.augment.AugmentationModule` is a stack of layers; at
 inference each layer draws one transform ``q`` with probability ``w_q`` and applies
 it at magnitude ``mu_q``. :func:`export_policy` turns every layer into a
 :class:`TransformChoice` (a braindecode ``Transform`` that does the same draw)
@@ -60,13 +60,14 @@ from braindecode.augmentation import (
 from sklearn.utils import check_random_state
 from torch import nn
 
-from augsleep.layers import AugmentationModule
+from augsleep.augment.layers import AugmentationModule, Identity
+from augsleep.channels import electrode_label
 
 
 class TransformChoice(Transform):
     """Apply to each example one transform drawn from a categorical distribution.
 
-    The braindecode counterpart of a learned :class:`augsleep.layers.AugLayer` at
+    The braindecode counterpart of a learned :class:`augsleep.augment.AugLayer` at
     inference: example ``i`` gets transform ``q ~ Categorical(weights)``.
 
     Parameters
@@ -124,9 +125,14 @@ class TransformChoice(Transform):
         return f"weights={np.round(self.weights, 3).tolist()}"
 
 
-def _braindecode_transform(t, *, sfreq, ch_names, positions, noise_scale, seed):
-    """Braindecode transform equivalent to a learned transform (see module doc)."""
-    v = t.physical_magnitude()
+def _braindecode_transform(
+    t, magnitude, *, sfreq, ch_names, positions, noise_scale, seed
+):
+    """Braindecode transform equivalent to a learned transform (see module doc).
+
+    ``magnitude`` is the layer's learned ``mu`` of ``t``, a float in [0, 1].
+    """
+    v = t.physical_value(magnitude)
     rs = seed
     name = t.name
     if name == "time_reverse":
@@ -134,8 +140,6 @@ def _braindecode_transform(t, *, sfreq, ch_names, positions, noise_scale, seed):
     if name == "sign_flip":
         return SignFlip(probability=min(v, 1.0), random_state=rs)
     if name == "channels_symmetry":
-        from augsleep.transforms.sensors import electrode_label
-
         return ChannelsSymmetry(
             probability=min(v, 1.0),
             ordered_ch_names=[electrode_label(c) for c in ch_names],
@@ -197,7 +201,8 @@ def export_policy(
     Parameters
     ----------
     augmentation : AugmentationModule
-        Learned module (e.g. ``clf.module_.augmentation``).
+        Learned module (e.g. ``clf.module_.augmentation``); the physical values
+        come from its layers' magnitudes.
     sfreq : float
         Sampling frequency in Hz (frequency shift, bandstop filter).
     ch_names : list of str | None
@@ -217,6 +222,11 @@ def export_policy(
         One per layer, to apply in sequence (braindecode's ``AugmentedDataLoader``
         composes a list of transforms).
     """
+    if isinstance(augmentation, Identity):
+        raise ValueError(
+            "augmentation is the Identity (no augmentation): there is no learned "
+            "policy to export."
+        )
     if not isinstance(augmentation, AugmentationModule):
         raise TypeError(
             "augmentation must be an AugmentationModule, got "
@@ -230,16 +240,18 @@ def export_policy(
     policy = []
     for layer in augmentation.layers:
         weights = layer.weights.detach().cpu().numpy().astype(float)
+        magnitudes = layer.magnitudes.detach().cpu().tolist()
         transforms = [
             _braindecode_transform(
                 t,
+                mu,
                 sfreq=sfreq,
                 ch_names=ch_names,
                 positions=positions,
                 noise_scale=noise_scale,
                 seed=seed(),
             )
-            for t in layer.transforms
+            for t, mu in zip(layer.transforms, magnitudes, strict=True)
         ]
         policy.append(TransformChoice(transforms, weights, random_state=seed()))
     return policy

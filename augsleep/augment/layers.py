@@ -1,8 +1,10 @@
 """Augmentation layers: softmax-weighted mixtures of differentiable transforms.
 
-An :class:`AugLayer` stands for ``sum_q w_q T_q(x; mu_q)`` (the paper's Eq. 2) and an
-:class:`AugmentationModule` stacks layers, so that each layer can pick a different
-invariance (invariance is stable under composition).
+An :class:`AugLayer` stands for ``sum_q w_q T_q(x; mu_q)`` (the paper's Eq. 2): it
+holds the stateless transforms ``T_q`` and learns their weights ``w_q`` and
+magnitudes ``mu_q``. An :class:`AugmentationModule` stacks layers, so that each
+layer can pick a different invariance (invariance is stable under composition).
+:class:`Identity` is the augmentation that leaves its input alone.
 """
 
 from __future__ import annotations
@@ -19,30 +21,19 @@ from augsleep.transforms import DifferentiableTransform, make_transform
 from augsleep.transforms.base import (
     ChannelMixingTransform,
     SpectralTransform,
+    check_magnitude,
     clamp_straight_through,
 )
 
-#: Time-frequency layer of the paper's sleep experiment (Table A.4, without sensors).
-TIME_FREQUENCY_TRANSFORMS = (
-    "time_reverse",
-    "gaussian_noise",
-    "smooth_time_mask",
-    "ft_surrogate",
-    "frequency_shift",
-    "bandstop_filter",
+#: Columns of :meth:`AugmentationModule.summary` (and of :meth:`Identity.summary`).
+SUMMARY_COLUMNS = (
+    "layer",
+    "transform",
+    "weight",
+    "magnitude",
+    "physical_value",
+    "unit",
 )
-#: Sensor layer of the paper's sleep experiment.
-SENSOR_TRANSFORMS = (
-    "sign_flip",
-    "channels_symmetry",
-    "channels_shuffle",
-    "channels_dropout",
-    "sensors_rotation_x",
-    "sensors_rotation_y",
-    "sensors_rotation_z",
-)
-#: Layer of the sinusoid experiment (paper's Section 4.2).
-SINUSOID_TRANSFORMS = ("frequency_shift", "ft_surrogate", "gaussian_noise")
 
 
 class AugLayer(nn.Module):
@@ -57,9 +48,28 @@ class AugLayer(nn.Module):
         the weights react faster to gradients (the paper used 0.01 on sinusoids).
     initial_weights : sequence of float | None
         Initial probabilities ``w`` (positive, summing to 1). ``None`` is uniform.
+    initial_magnitudes : float | sequence of float
+        Initial magnitudes ``mu`` in [0, 1]: one for all transforms, or one per
+        transform.
+
+    Attributes
+    ----------
+    _weights : nn.Parameter, shape (n_transforms,)
+        Unnormalised weights: ``w = softmax(_weights / temperature)``.
+    _magnitudes : nn.Parameter, shape (n_transforms,)
+        Unconstrained magnitudes, read through :attr:`magnitudes`.
 
     Notes
     -----
+    The transforms are stateless: the layer owns the magnitudes and passes
+    ``mu_q`` to ``T_q`` at every call. :attr:`magnitudes` clamps them to [0, 1]
+    with a straight-through gradient (:func:`clamp_straight_through`): a value
+    pushed past a bound by one optimiser step still receives the gradient that
+    brings it back, instead of being stuck where ``clamp`` has zero gradient;
+    training loops also project them back with :meth:`clamp_magnitudes_`. State
+    dicts of the earlier layout, with one ``transforms.{q}._magnitude`` per
+    transform, load into ``_magnitudes``.
+
     In training mode the layer returns the weighted sum ``sum_q w_q T_q(x; mu_q)``
     over the whole batch, so that every weight and magnitude receives a gradient at
     every step (the paper's Eq. 2). Transforms of the same kind share their passes
@@ -85,6 +95,7 @@ class AugLayer(nn.Module):
         transforms: Sequence[DifferentiableTransform],
         temperature: float = 1.0,
         initial_weights: Sequence[float] | None = None,
+        initial_magnitudes: float | Sequence[float] = 0.0,
     ):
         super().__init__()
         if len(transforms) == 0:
@@ -110,6 +121,10 @@ class AugLayer(nn.Module):
                 )
             raw = torch.as_tensor(np.log(w / w.sum()) * temperature, dtype=torch.float)
         self._weights = nn.Parameter(raw)
+        self._magnitudes = nn.Parameter(
+            torch.tensor(_initial_magnitudes(initial_magnitudes, len(transforms)))
+        )
+        self.register_load_state_dict_pre_hook(_load_per_transform_magnitudes)
 
     @property
     def weights(self) -> Tensor:
@@ -118,12 +133,9 @@ class AugLayer(nn.Module):
 
     @property
     def magnitudes(self) -> Tensor:
-        """Magnitudes ``mu`` in [0, 1], shape (n_transforms,)."""
-        # One stack and one clamp for the whole layer: the same values and
-        # gradients as stacking each transform's ``magnitude``, in 4 ops, not 4 Q.
-        return clamp_straight_through(
-            torch.stack([t._magnitude for t in self.transforms])
-        )
+        """Magnitudes ``mu`` in [0, 1], shape (n_transforms,), with gradients."""
+        # One clamp for the whole layer, not one per transform.
+        return clamp_straight_through(self._magnitudes)
 
     @property
     def names(self) -> list[str]:
@@ -132,9 +144,8 @@ class AugLayer(nn.Module):
 
     @torch.no_grad()
     def clamp_magnitudes_(self) -> None:
-        """Project every magnitude back onto [0, 1]."""
-        for t in self.transforms:
-            t.clamp_magnitude_()
+        """Project every magnitude back onto [0, 1] (after an optimiser step)."""
+        self._magnitudes.clamp_(0.0, 1.0)
 
     def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Augment a batch.
@@ -173,7 +184,7 @@ class AugLayer(nn.Module):
             stop = start + count
             for a, b in ((start, min(stop, n)), (0, max(stop - n, 0))):
                 if b > a:
-                    params = t.sample_parameters(X[a:b], generator, magnitude=mu)
+                    params = t.sample_parameters(X[a:b], mu, generator)
                     if direct:
                         t.apply(X[a:b], params, out=out[a:b])
                     else:
@@ -215,7 +226,7 @@ class AugLayer(nn.Module):
         for w, mu, t, is_spectral in zip(
             weights, magnitudes, transforms, spectral, strict=True
         ):
-            params = t.sample_parameters(X, generator, magnitude=mu)
+            params = t.sample_parameters(X, mu, generator)
             if fuse_filters and is_spectral and t.is_filter:
                 m = w * t.spectral_multiplier(params.to(X.dtype), n_times)
                 multiplier = m if multiplier is None else multiplier + m
@@ -241,8 +252,138 @@ class AugLayer(nn.Module):
             out = X_m if out is None else out + X_m
         return out
 
+    def summary(self) -> pd.DataFrame:
+        """Learned weights and magnitudes, one row per transform.
+
+        Returns
+        -------
+        summary : DataFrame
+            Columns :data:`SUMMARY_COLUMNS` (``layer`` is 0), as
+            :meth:`AugmentationModule.summary`.
+        """
+        return pd.DataFrame(self._summary_rows(0), columns=list(SUMMARY_COLUMNS))
+
+    def _summary_rows(self, index: int) -> list[dict]:
+        """Rows of :meth:`AugmentationModule.summary` for this layer."""
+        weights = self.weights.detach().cpu().tolist()
+        magnitudes = self.magnitudes.detach().cpu().tolist()
+        return [
+            {
+                "layer": index,
+                "transform": t.name,
+                "weight": w,
+                "magnitude": mu,
+                "physical_value": t.physical_value(mu),
+                "unit": t.unit,
+            }
+            for t, w, mu in zip(self.transforms, weights, magnitudes, strict=True)
+        ]
+
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
-        return f"temperature={self.temperature:g}"
+        magnitudes = ", ".join(f"{m:.3g}" for m in self.magnitudes.detach().tolist())
+        return f"temperature={self.temperature:g}, magnitudes=[{magnitudes}]"
+
+
+def _initial_magnitudes(value, n_transforms: int) -> list[float]:
+    """One checked initial magnitude per transform, from a float or a sequence."""
+    if isinstance(value, np.ndarray | Tensor):
+        value = value.tolist()  # a 0-d array gives a float
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        values = list(value)
+        if len(values) != n_transforms:
+            raise ValueError(
+                f"initial_magnitudes must be one float or {n_transforms} floats "
+                f"(one per transform), got {len(values)}."
+            )
+    else:
+        values = [value] * n_transforms
+    return [check_magnitude(v, "AugLayer initial_magnitudes") for v in values]
+
+
+def _load_per_transform_magnitudes(
+    module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors
+) -> None:
+    """Map a state dict of the per-transform layout onto ``_magnitudes``.
+
+    Before the transforms became stateless each held its own magnitude, saved
+    as ``{prefix}transforms.{q}._magnitude`` (a 0-d tensor); the layer now holds
+    them all in ``{prefix}_magnitudes``, shape (n_transforms,). ``state_dict`` is
+    the copy that ``load_state_dict`` works on, so the caller's dict is left
+    alone. A partial old layout is left as it is, for ``load_state_dict`` to
+    report the missing and unexpected keys.
+    """
+    old = [f"{prefix}transforms.{q}._magnitude" for q in range(len(module.transforms))]
+    if prefix + "_magnitudes" in state_dict or not all(k in state_dict for k in old):
+        return
+    state_dict[prefix + "_magnitudes"] = torch.stack(
+        [state_dict.pop(k).reshape(()) for k in old]
+    )
+
+
+class Identity(nn.Module):
+    """The augmentation that returns its input: "no augmentation" as an object.
+
+    It has the interface of :class:`AugmentationModule` with no transform at
+    all: no parameters, empty :attr:`weights` and :attr:`magnitudes`, an empty
+    :meth:`summary`, a regulariser of 0 (:func:`augsleep.augment.regularization`).
+    :class:`augsleep.models.AugNet` with ``Identity()`` runs its trunk once, on
+    one copy: copies of an identity are identical.
+    """
+
+    #: Tells the identity from augmentations that transform their input.
+    is_identity = True
+
+    @property
+    def weights(self) -> Tensor:
+        """No weights: an empty tensor, shape (0,)."""
+        return torch.zeros(0)
+
+    @property
+    def magnitudes(self) -> Tensor:
+        """No magnitudes: an empty tensor, shape (0,)."""
+        return torch.zeros(0)
+
+    def clamp_magnitudes_(self) -> None:
+        """Do nothing: there is no magnitude to project."""
+
+    def summary(self) -> pd.DataFrame:
+        """Return an empty summary.
+
+        Returns
+        -------
+        summary : DataFrame
+            No rows; the columns :data:`SUMMARY_COLUMNS` of
+            :meth:`AugmentationModule.summary`.
+        """
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+
+    def state_record(self) -> dict[str, float]:
+        """Return an empty record (no weight, no magnitude).
+
+        Returns
+        -------
+        record : dict
+            ``{}``.
+        """
+        return {}
+
+    def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Return the batch unchanged.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch of EEG windows.
+        generator : torch.Generator | None
+            Unused (no random draw), accepted as by :class:`AugmentationModule`.
+
+        Returns
+        -------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            ``X`` itself.
+        """
+        check_eeg_batch(X, name="X", check_finite=False)
+        return X
 
 
 class AugmentationModule(nn.Module):
@@ -254,10 +395,18 @@ class AugmentationModule(nn.Module):
         The layers, in the order they are applied.
     """
 
+    #: An augmentation module transforms its input (see :class:`Identity`).
+    is_identity = False
+
     def __init__(self, layers: Sequence[AugLayer]):
         super().__init__()
         if len(layers) == 0:
             raise ValueError("layers must contain at least one AugLayer.")
+        for layer in layers:
+            if not isinstance(layer, AugLayer):
+                raise TypeError(
+                    f"layers must be AugLayer instances, got {type(layer).__name__}."
+                )
         self.layers = nn.ModuleList(layers)
 
     @classmethod
@@ -307,7 +456,6 @@ class AugmentationModule(nn.Module):
             transforms = [
                 make_transform(
                     name,
-                    magnitude,
                     sfreq=sfreq,
                     ch_names=None if ch_names is None else list(ch_names),
                     positions=positions,
@@ -315,7 +463,11 @@ class AugmentationModule(nn.Module):
                 )
                 for name in names
             ]
-            built.append(AugLayer(transforms, temperature=temperature))
+            built.append(
+                AugLayer(
+                    transforms, temperature=temperature, initial_magnitudes=magnitude
+                )
+            )
         return cls(built)
 
     @property
@@ -345,19 +497,8 @@ class AugmentationModule(nn.Module):
         """
         rows = []
         for i, layer in enumerate(self.layers):
-            weights = layer.weights.detach().cpu().numpy()
-            for w, t in zip(weights, layer.transforms, strict=True):
-                rows.append(
-                    {
-                        "layer": i,
-                        "transform": t.name,
-                        "weight": float(w),
-                        "magnitude": float(t.magnitude.detach()),
-                        "physical_value": t.physical_magnitude(),
-                        "unit": t.unit,
-                    }
-                )
-        return pd.DataFrame(rows)
+            rows += layer._summary_rows(i)
+        return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
     def state_record(self) -> dict[str, float]:
         """Return the weights and magnitudes as a flat record (one history row).
@@ -391,59 +532,3 @@ class AugmentationModule(nn.Module):
         for layer in self.layers:
             X = layer(X, generator)
         return X
-
-
-def make_sleep_augmentation(
-    sfreq: float,
-    ch_names: Sequence[str] | None = None,
-    positions=None,
-    *,
-    sensor_layer: bool = True,
-    n_time_frequency_layers: int = 2,
-    magnitude: float = 0.0,
-    temperature: float = 1.0,
-    transform_params: dict[str, dict] | None = None,
-) -> AugmentationModule:
-    """Build the paper's sleep-staging augmentation module.
-
-    Two time-frequency layers (time reverse, Gaussian noise, smooth time mask,
-    FT surrogate, frequency shift, bandstop filter) and one sensor layer (sign
-    flip, channels symmetry, channels shuffle, channels dropout, rotations about
-    x, y and z), with the ranges of the paper's Table A.4.
-
-    Parameters
-    ----------
-    sfreq : float
-        Sampling frequency in Hz.
-    ch_names : sequence of str | None
-        Channel names (for channels symmetry).
-    positions : array-like, shape (n_channels, 3) | None
-        Sensor positions (for the rotations).
-    sensor_layer : bool
-        Whether to add the sensor layer; it needs several channels, ``ch_names``
-        and ``positions``.
-    n_time_frequency_layers : int
-        Number of time-frequency layers.
-    magnitude : float
-        Initial magnitude of every transform.
-    temperature : float
-        Softmax temperature of every layer.
-    transform_params : dict | None
-        Extra constructor parameters by transform name.
-
-    Returns
-    -------
-    module : AugmentationModule
-    """
-    layers = [list(TIME_FREQUENCY_TRANSFORMS)] * n_time_frequency_layers
-    if sensor_layer:
-        layers = layers + [list(SENSOR_TRANSFORMS)]
-    return AugmentationModule.from_names(
-        layers,
-        sfreq=sfreq,
-        ch_names=ch_names,
-        positions=positions,
-        magnitude=magnitude,
-        temperature=temperature,
-        transform_params=transform_params,
-    )

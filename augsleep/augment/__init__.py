@@ -1,0 +1,65 @@
+"""Learnable augmentation: layers of weighted transforms, presets, regularisers.
+
+- :class:`AugLayer` (``sum_q w_q T_q(x; mu_q)``, learning the weights ``w_q`` and
+  magnitudes ``mu_q`` of stateless :mod:`augsleep.transforms`),
+  :class:`AugmentationModule` (a stack of layers) and :class:`Identity` (no
+  augmentation, as an object): :mod:`augsleep.augment.layers`;
+- the paper's presets (:func:`make_sleep_augmentation`...):
+  :mod:`augsleep.augment.presets`;
+- the invariance-promoting regularisers (:func:`regularization`) and their
+  schedules (:func:`lambda_at`): :mod:`augsleep.augment.regularizers`;
+- :func:`export_policy`, the learned layers as braindecode transforms:
+  :mod:`augsleep.augment.export`, imported on first use (it imports
+  braindecode, which takes seconds).
+"""
+
+from __future__ import annotations
+
+from augsleep.augment.layers import (
+    SUMMARY_COLUMNS,
+    AugLayer,
+    AugmentationModule,
+    Identity,
+)
+from augsleep.augment.presets import (
+    SENSOR_TRANSFORMS,
+    SINUSOID_TRANSFORMS,
+    TIME_FREQUENCY_TRANSFORMS,
+    make_sleep_augmentation,
+)
+from augsleep.augment.regularizers import (
+    REGULARIZERS,
+    LambdaLike,
+    lambda_at,
+    regularization,
+)
+
+#: Names served from :mod:`augsleep.augment.export` on first access.
+_EXPORT = ("TransformChoice", "export_policy")
+
+
+def __getattr__(name: str):
+    """Import the braindecode export only when one of its names is used."""
+    if name in _EXPORT:
+        from augsleep.augment import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "REGULARIZERS",
+    "SENSOR_TRANSFORMS",
+    "SINUSOID_TRANSFORMS",
+    "SUMMARY_COLUMNS",
+    "TIME_FREQUENCY_TRANSFORMS",
+    "AugLayer",
+    "AugmentationModule",
+    "Identity",
+    "LambdaLike",
+    "TransformChoice",
+    "export_policy",
+    "lambda_at",
+    "make_sleep_augmentation",
+    "regularization",
+]
