@@ -8,6 +8,10 @@
   :mod:`augsleep.augment.presets`;
 - the invariance-promoting regularisers (:func:`regularization`) and their
   schedules (:func:`lambda_at`): :mod:`augsleep.augment.regularizers`;
+- ADA policies: :class:`Policy` (sub-policies of (operation, probability,
+  magnitude) stages), :class:`RandAugment`, and :func:`make_operations` (the
+  13 operations the data allow): :mod:`augsleep.augment.policy`,
+  :mod:`augsleep.augment.randaugment`, :mod:`augsleep.augment.operations`;
 - :func:`export_policy`, the learned layers as braindecode transforms:
   :mod:`augsleep.augment.export`, imported on first use (it imports
   braindecode, which takes seconds).
@@ -21,12 +25,19 @@ from augsleep.augment.layers import (
     AugmentationModule,
     Identity,
 )
+from augsleep.augment.operations import (
+    MULTICHANNEL_OPERATIONS,
+    OPERATIONS,
+    make_operations,
+)
+from augsleep.augment.policy import POLICY_COLUMNS, Policy
 from augsleep.augment.presets import (
     SENSOR_TRANSFORMS,
     SINUSOID_TRANSFORMS,
     TIME_FREQUENCY_TRANSFORMS,
     make_sleep_augmentation,
 )
+from augsleep.augment.randaugment import RandAugment
 from augsleep.augment.regularizers import (
     REGULARIZERS,
     LambdaLike,
@@ -48,6 +59,9 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "MULTICHANNEL_OPERATIONS",
+    "OPERATIONS",
+    "POLICY_COLUMNS",
     "REGULARIZERS",
     "SENSOR_TRANSFORMS",
     "SINUSOID_TRANSFORMS",
@@ -57,9 +71,12 @@ __all__ = [
     "AugmentationModule",
     "Identity",
     "LambdaLike",
+    "Policy",
+    "RandAugment",
     "TransformChoice",
     "export_policy",
     "lambda_at",
+    "make_operations",
     "make_sleep_augmentation",
     "regularization",
 ]

@@ -39,6 +39,7 @@ the average amount of signal removed. The bandstop filters also differ in kind
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -126,51 +127,54 @@ class TransformChoice(Transform):
 
 
 def _braindecode_transform(
-    t, magnitude, *, sfreq, ch_names, positions, noise_scale, seed
+    t, magnitude, *, sfreq, ch_names, positions, noise_scale, seed, probability=1.0
 ):
     """Braindecode transform equivalent to a learned transform (see module doc).
 
-    ``magnitude`` is the layer's learned ``mu`` of ``t``, a float in [0, 1].
+    ``magnitude`` is the learned ``mu`` of ``t``, a float in [0, 1];
+    ``probability`` that of applying it at all (a policy stage's), which
+    multiplies the probability-valued transforms' own.
     """
     v = t.physical_value(magnitude)
     rs = seed
     name = t.name
+    p = float(probability)
     if name == "time_reverse":
-        return TimeReverse(probability=min(v, 1.0), random_state=rs)
+        return TimeReverse(probability=p * min(v, 1.0), random_state=rs)
     if name == "sign_flip":
-        return SignFlip(probability=min(v, 1.0), random_state=rs)
+        return SignFlip(probability=p * min(v, 1.0), random_state=rs)
     if name == "channels_symmetry":
         return ChannelsSymmetry(
-            probability=min(v, 1.0),
+            probability=p * min(v, 1.0),
             ordered_ch_names=[electrode_label(c) for c in ch_names],
             random_state=rs,
         )
     if name == "channels_shuffle":
-        return ChannelsShuffle(1.0, p_shuffle=min(v, 1.0), random_state=rs)
+        return ChannelsShuffle(p, p_shuffle=min(v, 1.0), random_state=rs)
     if name == "channels_dropout":
-        return ChannelsDropout(1.0, p_drop=min(v, 1.0), random_state=rs)
+        return ChannelsDropout(p, p_drop=min(v, 1.0), random_state=rs)
     if name == "gaussian_noise":
-        return GaussianNoise(1.0, std=v * noise_scale, random_state=rs)
+        return GaussianNoise(p, std=v * noise_scale, random_state=rs)
     if name == "ft_surrogate":
         return FTSurrogate(
-            1.0,
+            p,
             phase_noise_magnitude=min(v / (2 * math.pi), 1.0),
             channel_indep=bool(getattr(t, "channel_indep", False)),
             random_state=rs,
         )
     if name == "frequency_shift":
-        return FrequencyShift(1.0, sfreq=sfreq, max_delta_freq=v, random_state=rs)
+        return FrequencyShift(p, sfreq=sfreq, max_delta_freq=v, random_state=rs)
     if name.startswith("sensors_rotation"):
         matrix = torch.as_tensor(np.asarray(positions, dtype=float).T)
         return SensorsRotation(
-            1.0,
+            p,
             sensors_positions_matrix=matrix,
             axis=getattr(t, "axis", name[-1]),
             max_degrees=v,
             random_state=rs,
         )
     if name == "smooth_time_mask":
-        return SmoothTimeMask(1.0, mask_len_samples=int(round(v / 2)), random_state=rs)
+        return SmoothTimeMask(p, mask_len_samples=int(round(v / 2)), random_state=rs)
     if name == "bandstop_filter":
         import warnings
 
@@ -178,7 +182,7 @@ def _braindecode_transform(
             # braindecode warns when max_freq falls back to Nyquist: intended.
             warnings.simplefilter("ignore", UserWarning)
             return BandstopFilter(
-                1.0,
+                p,
                 sfreq=sfreq,
                 bandwidth=v / 2,
                 max_freq=getattr(t, "max_freq", None),
@@ -187,8 +191,47 @@ def _braindecode_transform(
     raise ValueError(f"No braindecode equivalent for transform {name!r}.")
 
 
+class TransformSequence(Transform):
+    """Apply braindecode transforms one after the other (a sub-policy's stages).
+
+    braindecode's ``Compose`` needs labels at every call; this one, like
+    :class:`TransformChoice`, also takes the batch alone.
+
+    Parameters
+    ----------
+    transforms : list of braindecode Transform
+        Applied in order.
+    """
+
+    def __init__(self, transforms):
+        super().__init__(probability=1.0)
+        self.transforms = nn.ModuleList(transforms)
+
+    def forward(self, X, y=None):
+        """Transform a batch.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch.
+        y : Tensor | None
+            Labels, returned unchanged.
+
+        Returns
+        -------
+        X_tr : Tensor
+            Transformed batch.
+        y : Tensor
+            Only when ``y`` is given.
+        """
+        X = torch.as_tensor(X).float()
+        for transform in self.transforms:
+            X = transform(X).to(X.dtype)
+        return X if y is None else (X, y)
+
+
 def export_policy(
-    augmentation: AugmentationModule,
+    augmentation,
     *,
     sfreq: float,
     ch_names=None,
@@ -196,13 +239,23 @@ def export_policy(
     noise_scale: float = 1.0,
     random_state=None,
 ) -> list[Transform]:
-    """Convert learned augmentation layers into braindecode transforms.
+    """Convert learned or searched augmentation into braindecode transforms.
 
     Parameters
     ----------
-    augmentation : AugmentationModule
-        Learned module (e.g. ``clf.module_.augmentation``); the physical values
-        come from its layers' magnitudes.
+    augmentation : AugmentationModule | Policy | RandAugment
+        - learned layers (e.g. ``clf.module_.augmentation``): one
+          :class:`TransformChoice` per layer, over its transforms with the
+          layer's weights, each at its learned magnitude;
+        - an ADA :class:`~augsleep.augment.Policy`: one :class:`TransformChoice`
+          over the sub-policies (their weights), each a
+          :class:`TransformSequence` of its stages; a stage is the
+          :class:`TransformChoice` of its operations (one, in a discrete
+          policy), each applied with the stage's probability at its magnitude;
+        - :class:`~augsleep.augment.RandAugment`: ``n_ops`` uniform
+          :class:`TransformChoice` over the operations at the global magnitude.
+          braindecode draws them per window, RandAugment per batch: the same
+          distribution for each window, not the same joint draws.
     sfreq : float
         Sampling frequency in Hz (frequency shift, bandstop filter).
     ch_names : list of str | None
@@ -218,40 +271,85 @@ def export_policy(
 
     Returns
     -------
-    transforms : list of TransformChoice
-        One per layer, to apply in sequence (braindecode's ``AugmentedDataLoader``
-        composes a list of transforms).
+    transforms : list of braindecode Transform
+        To apply in sequence (braindecode's ``AugmentedDataLoader`` composes a
+        list of transforms).
     """
+    from augsleep.augment.policy import Policy
+    from augsleep.augment.randaugment import RandAugment
+
     if isinstance(augmentation, Identity):
         raise ValueError(
             "augmentation is the Identity (no augmentation): there is no learned "
             "policy to export."
         )
-    if not isinstance(augmentation, AugmentationModule):
-        raise TypeError(
-            "augmentation must be an AugmentationModule, got "
-            f"{type(augmentation).__name__}."
-        )
     rng = check_random_state(random_state)
 
-    def seed():
-        return int(rng.randint(np.iinfo(np.int32).max))
+    def convert(t, mu, probability=1.0):
+        return _braindecode_transform(
+            t,
+            mu,
+            sfreq=sfreq,
+            ch_names=ch_names,
+            positions=positions,
+            noise_scale=noise_scale,
+            seed=int(rng.randint(np.iinfo(np.int32).max)),
+            probability=probability,
+        )
 
+    def choice(transforms, weights):
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        return TransformChoice(transforms, weights, random_state=seed)
+
+    if isinstance(augmentation, AugmentationModule):
+        return _export_layers(augmentation, convert, choice)
+    if isinstance(augmentation, Policy):
+        return _export_ada_policy(augmentation, convert, choice)
+    if isinstance(augmentation, RandAugment):
+        mu = augmentation.magnitude
+        ops = [
+            convert(op, mu if op.has_magnitude else 1.0)
+            for op in augmentation.operations
+        ]
+        weights = np.full(len(ops), 1.0 / len(ops))
+        # Each draw needs its own transforms: their generators advance apart.
+        return [choice(copy.deepcopy(ops), weights) for _ in range(augmentation.n_ops)]
+    raise TypeError(
+        "augmentation must be an AugmentationModule, a Policy or RandAugment, got "
+        f"{type(augmentation).__name__}."
+    )
+
+
+def _export_layers(augmentation: AugmentationModule, convert, choice):
+    """Export learned layers: one TransformChoice per layer."""
     policy = []
     for layer in augmentation.layers:
         weights = layer.weights.detach().cpu().numpy().astype(float)
         magnitudes = layer.magnitudes.detach().cpu().tolist()
         transforms = [
-            _braindecode_transform(
-                t,
-                mu,
-                sfreq=sfreq,
-                ch_names=ch_names,
-                positions=positions,
-                noise_scale=noise_scale,
-                seed=seed(),
-            )
-            for t, mu in zip(layer.transforms, magnitudes, strict=True)
+            convert(t, mu) for t, mu in zip(layer.transforms, magnitudes, strict=True)
         ]
-        policy.append(TransformChoice(transforms, weights, random_state=seed()))
+        policy.append(choice(transforms, weights))
     return policy
+
+
+def _export_ada_policy(policy, convert, choice):
+    """Export a policy: a choice of sub-policies, each a sequence of stages."""
+    with torch.no_grad():
+        op_weights = policy.op_weights.cpu().numpy().astype(float)
+        probabilities = policy.probabilities.cpu().numpy()
+        magnitudes = policy.magnitudes.cpu().numpy()
+        sub_weights = policy.subpolicy_weights.cpu().numpy().astype(float)
+    subpolicies = []
+    for k in range(policy.n_subpolicies):
+        stages = []
+        for s in range(policy.n_stages):
+            used = np.flatnonzero(op_weights[k, s] > 0)
+            ops = []
+            for q in used:
+                op = policy.operations[q]
+                mu = float(magnitudes[k, s, q]) if op.has_magnitude else 1.0
+                ops.append(convert(op, mu, probability=float(probabilities[k, s, q])))
+            stages.append(choice(ops, op_weights[k, s, used]))
+        subpolicies.append(TransformSequence(stages))
+    return [choice(subpolicies, sub_weights)]
