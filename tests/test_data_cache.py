@@ -1,9 +1,12 @@
 """On-disk cache: identical windows, never stale, much faster."""
 
+import os
 import shutil
 import time
+import warnings
 
 import numpy as np
+import pytest
 
 from augsleep.data import (
     hypnogram_from_labels,
@@ -69,3 +72,107 @@ def test_cache_follows_moved_files_and_mass(tmp_path):
     assert second.description["source"].iloc[0].startswith(str(tmp_path / "b"))
     np.testing.assert_array_equal(to_numpy(first)[0], to_numpy(second)[0])
     assert second.datasets[0].raw.get_montage() is not None
+
+
+SHORT = [0, 0, 1, 2, 2, 3, 3, 2, 4, 4, 0]
+
+
+def _short_night(folder):
+    write_sleep_edf(hypnogram_from_labels(SHORT), folder, random_state=0)
+    return folder
+
+
+def test_unwritable_cache_dir_falls_back_to_no_cache(tmp_path):
+    data = _short_night(tmp_path / "data")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for cache in (blocker, blocker / "cache"):
+        with pytest.warns(UserWarning, match=rf"cache_dir {cache} is not writable"):
+            ds = load_sleep_edf(data, cache_dir=cache, progress=False)
+        assert list(ds.datasets[0].y) == SHORT
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root writes into read-only folders",
+)
+def test_read_only_cache_dir_falls_back_to_no_cache(tmp_path):
+    data = _short_night(tmp_path / "data")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o555)
+    try:
+        with pytest.warns(UserWarning, match="is not writable"):
+            load_sleep_edf(data, cache_dir=cache, progress=False)
+    finally:
+        cache.chmod(0o755)
+
+
+def _damage(entry, how):
+    if how == "info.json garbage":
+        (entry / "info.json").write_text("{not json")
+    elif how == "info.json key missing":
+        (entry / "info.json").write_text("{}")
+    elif how == "data.npy truncated":
+        content = (entry / "data.npy").read_bytes()
+        (entry / "data.npy").write_bytes(content[: len(content) // 2])
+    elif how == "data.npy too short":  # a valid array, but windows run past it
+        np.save(entry / "data.npy", np.zeros((2, 10), np.float32))
+    elif how == "metadata.npz missing":
+        (entry / "metadata.npz").unlink()
+    elif how == "info.fif empty":
+        (entry / "info.fif").write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "info.json garbage",
+        "info.json key missing",
+        "data.npy truncated",
+        "data.npy too short",
+        "metadata.npz missing",
+        "info.fif empty",
+    ],
+)
+def test_corrupt_cache_entry_is_rebuilt_with_a_warning(tmp_path, how):
+    data, cache = _short_night(tmp_path / "data"), tmp_path / "cache"
+    kwargs = dict(cache_dir=cache, crop_wake_mins=None, progress=False)
+    first = load_sleep_edf(data, **kwargs)
+    (key,) = _entries(cache)
+    _damage(cache / key, how)
+    with pytest.warns(UserWarning, match=rf"Cache entry {cache / key} .*rebuilding"):
+        second = load_sleep_edf(data, **kwargs)
+    for a, b in zip(to_numpy(first), to_numpy(second), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first.loading_report.recordings == second.loading_report.recordings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = load_sleep_edf(data, **kwargs)  # rebuilt: a clean hit
+    np.testing.assert_array_equal(to_numpy(first)[0], to_numpy(third)[0])
+    assert _entries(cache) == [key]
+
+
+def test_unknown_labels_survive_the_cache(tmp_path):
+    hyp = hypnogram_from_labels(SHORT)
+    hyp.append(330.0, 30.0, "Sleep stage N5")
+    write_sleep_edf(hyp, tmp_path / "data", random_state=0)
+    kwargs = dict(cache_dir=tmp_path / "cache", crop_wake_mins=None, progress=False)
+    for _ in range(2):  # miss, then hit: both warn and report the same
+        with pytest.warns(UserWarning, match="'Sleep stage N5'"):
+            ds = load_sleep_edf(tmp_path / "data", **kwargs)
+        assert ds.loading_report.recordings[0].unknown_labels == {"Sleep stage N5": 1}
+
+
+def test_unscored_epochs_and_partial_windows_can_be_cached(tmp_path):
+    # Their drop counts are numpy integers: the entry must still be written.
+    hyp = hypnogram_from_labels([*SHORT, 6])
+    hyp.append(360.0, 45.0, "Sleep stage 2")
+    write_sleep_edf(hyp, tmp_path / "data", random_state=0)
+    kwargs = dict(cache_dir=tmp_path / "cache", crop_wake_mins=None, progress=False)
+    first = load_sleep_edf(tmp_path / "data", **kwargs)
+    second = load_sleep_edf(tmp_path / "data", **kwargs)
+    expected = {"Sleep stage ?": 1, "partial window": 1}
+    assert first.loading_report.dropped == second.loading_report.dropped == expected
+    assert len(_entries(tmp_path / "cache")) == 1

@@ -132,3 +132,118 @@ def test_parse_sleep_edf_name():
         "recording": 1,
     }
     assert parse_sleep_edf_name("ST7022J0-PSG.edf")["subject"] == 102
+
+
+def _corrupt(path, how):
+    _write(path, **_fields(n=200))
+    content = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(content[: len(content) // 2])
+    elif how == "bad CRC":  # one flipped byte inside the stored 'x' array
+        i = len(content) // 3
+        path.write_bytes(content[:i] + bytes([content[i] ^ 0xFF]) + content[i + 1 :])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "npy renamed":
+        np.save(path.with_suffix(".npy"), _fields()["x"])
+        path.with_suffix(".npy").rename(path)
+    elif how == "text":
+        path.write_text("not an npz file")
+
+
+@pytest.mark.parametrize(
+    "how", ["truncated", "bad CRC", "empty", "npy renamed", "text"]
+)
+def test_corrupt_npz_file_is_named(tmp_path, how):
+    path = tmp_path / "SC4001E0.npz"
+    _corrupt(path, how)
+    with pytest.raises(ValueError, match=r"npz file .*SC4001E0\.npz") as err:
+        load_npz(tmp_path, progress=False)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("field", ["x", "y", "ch_label"])
+def test_npz_object_arrays_are_refused_without_unpickling(tmp_path, field):
+    fields = _fields()
+    fields[field] = np.array(list(fields[field].reshape(-1)) or [None], dtype=object)
+    path = _write(tmp_path / "SC4001E0.npz", **fields)
+    with pytest.raises(ValueError, match=rf"field '{field}' of .*never unpickles"):
+        load_npz(tmp_path, progress=False)
+    assert str(path) in str(pytest.raises(ValueError, load_npz, path).value)
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (np.array([0, 1, 2.7, 3, 4, 0]), r"non-integer label\(s\) \[2\.7\]"),
+        (np.array([0, 1, np.nan, 3, 4, 0]), r"non-integer label\(s\) \[nan\]"),
+        (np.array(["W", "N1", "N2", "N3", "R", "W"]), r"integer labels, got dtype <U2"),
+        (np.array([True, False] * 3), r"integer labels, got dtype bool"),
+    ],
+)
+def test_npz_labels_must_be_integers(tmp_path, y, match):
+    path = _write(tmp_path / "SC4001E0.npz", **{**_fields(), "y": y})
+    with pytest.raises(ValueError, match=r"Field 'y' of .*" + match) as err:
+        load_npz(tmp_path, progress=False)
+    assert str(path) in str(err.value)
+
+
+def test_npz_integral_float_labels_are_accepted(tmp_path):
+    _write(tmp_path / "SC4001E0.npz", **{**_fields(), "y": np.arange(6.0) % 5})
+    y = to_numpy(load_npz(tmp_path, progress=False))[1]
+    assert y.tolist() == [0, 1, 2, 3, 4, 0]
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (
+            {"x": np.zeros((0, 50, 1), np.float32), "y": np.zeros(0, int)},
+            r"Field 'x' of .* holds no window: shape \(0, 50, 1\)",
+        ),
+        (
+            {"x": np.zeros((6, 0, 1), np.float32)},
+            r"Field 'x' of .* holds no window: shape \(6, 0, 1\)",
+        ),
+        ({"x": np.full((6, 50, 1), "a")}, r"Field 'x' of .* numbers, got dtype <U1"),
+        ({"fs": np.array("fast")}, r"Field 'fs' of .* one positive number"),
+        ({"fs": np.float64(np.inf)}, r"Field 'fs' of .* one positive number"),
+    ],
+)
+def test_npz_empty_or_non_numeric_fields(tmp_path, change, match):
+    path = _write(tmp_path / "SC4001E0.npz", **{**_fields(), **change})
+    with pytest.raises(ValueError, match=match) as err:
+        load_npz(tmp_path, progress=False)
+    assert str(path) in str(err.value)
+
+
+def test_npz_duplicate_night_is_refused(tmp_path):
+    _write(tmp_path / "SC4001E0.npz", **_fields())
+    _write(tmp_path / "SC4001E0 (copy).npz", **_fields())
+    _write(tmp_path / "SC4011E0.npz", **_fields())
+    with pytest.raises(ValueError, match=r"subject 0, night 1") as err:
+        load_npz(tmp_path, progress=False)
+    assert "SC4001E0.npz" in str(err.value)
+    assert "SC4001E0 (copy).npz" in str(err.value)
+    # Selecting other recordings leaves the duplicate alone.
+    assert len(load_npz(tmp_path, subjects=[1], progress=False).datasets) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"fs": np.float64(20.0)}, r"sampling rate 10\.0 Hz vs 20\.0 Hz"),
+        (
+            {"ch_label": np.array("EEG Pz-Oz")},
+            r"channels \['EEG Fpz-Cz'\] vs \['EEG Pz-Oz'\]",
+        ),
+    ],
+)
+def test_to_numpy_refuses_to_mix_rates_or_channels(tmp_path, change, match):
+    # Same array shapes, different sampling rate or channel: never concatenated.
+    _write(tmp_path / "SC4001E0.npz", **_fields())
+    _write(tmp_path / "SC4011E0.npz", **{**_fields(), **change})
+    ds = load_npz(tmp_path, progress=False)
+    with pytest.raises(ValueError, match=match) as err:
+        to_numpy(ds)
+    assert "SC4001E0.npz" in str(err.value) and "SC4011E0.npz" in str(err.value)

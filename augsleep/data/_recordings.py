@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from ._checks import check_ids
+from ._stages import ANNOTATION_TO_STAGE, UNSCORABLE_ANNOTATIONS
 from .cache import cached
 
 
@@ -20,7 +23,8 @@ def select_entries(
     Parameters
     ----------
     entries : sequence
-        One entry per recording (e.g. its files).
+        One entry per recording (e.g. its files); an entry's first item is its
+        file, named in errors.
     descriptions : sequence of mapping
         Per entry, at least ``subject`` and ``recording``.
     path : str | Path
@@ -36,21 +40,34 @@ def select_entries(
     Raises
     ------
     ValueError
-        If a requested subject has no recording in ``path``.
+        If ``subjects`` or ``recordings`` are not integers, if a requested
+        subject or night has no recording in ``path``, or if two kept entries
+        are the same subject and night (e.g. a copy of a file).
     """
-    if subjects is not None:
-        subjects = set(subjects)
-        missing = subjects - {d["subject"] for d in descriptions}
+    subjects = check_ids(subjects, "subjects")
+    recordings = check_ids(recordings, "recordings")
+    for name, wanted, field in [
+        ("Subject(s)", subjects, "subject"),
+        ("Recording(s)", recordings, "recording"),
+    ]:
+        missing = (wanted or set()) - {d[field] for d in descriptions}
         if missing:
-            raise ValueError(f"Subject(s) {sorted(missing)} not found in {path}.")
-    if recordings is not None:
-        recordings = set(recordings)
-    return [
-        entry
-        for entry, d in zip(entries, descriptions, strict=True)
-        if (subjects is None or d["subject"] in subjects)
-        and (recordings is None or d["recording"] in recordings)
-    ]
+            raise ValueError(f"{name} {sorted(missing)} not found in {path}.")
+    kept, seen = [], {}
+    for entry, d in zip(entries, descriptions, strict=True):
+        if (subjects is None or d["subject"] in subjects) and (
+            recordings is None or d["recording"] in recordings
+        ):
+            key = (d["subject"], d["recording"])
+            if key in seen:
+                raise ValueError(
+                    f"{seen[key][0]} and {entry[0]} are both subject {key[0]}, "
+                    f"night {key[1]}; remove the duplicate (each night is loaded "
+                    "once)."
+                )
+            seen[key] = entry
+            kept.append(entry)
+    return kept
 
 
 def load_cached_recording(
@@ -82,6 +99,15 @@ def load_cached_recording(
     report : RecordingReport
     """
     windows, report = cached(cache_dir, [psg, hypnogram], config, load)
+    if report.unknown_labels:  # also on a cache hit
+        warnings.warn(
+            f"Hypnogram {hypnogram} of {psg} has unknown stage label(s) "
+            f"{report.describe_unknown()}; their epochs were dropped (expected "
+            f"one of {sorted(ANNOTATION_TO_STAGE)} or {list(UNSCORABLE_ANNOTATIONS)}"
+            ").",
+            UserWarning,
+            stacklevel=3,
+        )
     # A cache entry may come from identical files stored elsewhere: relabel it.
     windows.set_description(
         {**description, "source": str(psg), "hypnogram": str(hypnogram)},

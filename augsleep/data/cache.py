@@ -6,6 +6,10 @@ stores the preprocessed signal as a float32 ``.npy`` array with its measurement
 info as a FIF file (MNE's own format; together much faster to read back than a
 FIF recording), the window indices as ``.npz`` and the description and report
 as JSON. Nothing is pickled.
+
+A cache folder that cannot be written is skipped with a warning (windows are then
+computed every time), and an entry that cannot be read back is rebuilt with a
+warning naming it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,8 +32,9 @@ from ._report import RecordingReport
 if TYPE_CHECKING:
     from braindecode.datasets import EEGWindowsDataset
 
-#: Bumped whenever the preprocessing code changes what it produces.
-CACHE_VERSION = 2
+#: Bumped whenever the preprocessing code changes what it produces (3: AASM
+#: stage labels, unknown labels in the report).
+CACHE_VERSION = 3
 
 _META_COLUMNS = (
     "i_window_in_trial",
@@ -36,6 +42,14 @@ _META_COLUMNS = (
     "i_start_in_trial",
     "i_stop_in_trial",
     "target",
+)
+
+
+_REPORT_COUNTS = (
+    "dropped",
+    "ignored_annotations",
+    "unknown_labels",
+    "unknown_seconds",
 )
 
 
@@ -100,15 +114,19 @@ def save_entry(
             "description": {k: _to_json(v) for k, v in windows.description.items()},
             "report": {
                 "source": report.source,
-                "n_windows": report.n_windows,
-                "dropped": dict(report.dropped),
-                "ignored_annotations": dict(report.ignored_annotations),
+                "n_windows": int(report.n_windows),
+                **{
+                    name: {k: _to_json(v) for k, v in getattr(report, name).items()}
+                    for name in _REPORT_COUNTS
+                },
             },
         }
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
         target = cache_dir / key
-        if target.exists():
+        if target.is_dir():  # a corrupt entry being rebuilt
             shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -118,14 +136,29 @@ def save_entry(
 def load_entry(
     cache_dir: str | Path, key: str
 ) -> tuple[EEGWindowsDataset, RecordingReport] | None:
-    """Read an entry written by :func:`save_entry`; None if there is none."""
+    """Read an entry written by :func:`save_entry`; None if there is none.
+
+    Raises
+    ------
+    ValueError
+        If the entry exists but cannot be read back, or is inconsistent.
+    """
+    folder = Path(cache_dir) / key
+    if not folder.exists():
+        return None
+    try:
+        return _read_entry(folder)
+    # Any damage (truncated or edited files, a missing file) raises something
+    # different from numpy, JSON, MNE or pandas: all of it means "corrupt".
+    except Exception as e:
+        raise ValueError(f"{type(e).__name__}: {e}") from e
+
+
+def _read_entry(folder: Path) -> tuple[EEGWindowsDataset, RecordingReport]:
     import mne
     import pandas as pd
     from braindecode.datasets import EEGWindowsDataset
 
-    folder = Path(cache_dir) / key
-    if not (folder / "info.json").is_file():
-        return None
     info = json.loads((folder / "info.json").read_text())
     # float32 on disk; windows are served as float32 anyway, so nothing changes.
     data = np.load(folder / "data.npy", allow_pickle=False).astype(np.float64)
@@ -137,15 +170,34 @@ def load_entry(
     )
     with np.load(folder / "metadata.npz", allow_pickle=False) as npz:
         metadata = pd.DataFrame({c: npz[c] for c in _META_COLUMNS})
-    windows = EEGWindowsDataset(raw, metadata, description=info["description"])
     r = info["report"]
+    n_stop = int(metadata["i_stop_in_trial"].max()) if len(metadata) else 0
+    if len(metadata) != r["n_windows"] or n_stop > data.shape[1]:
+        raise ValueError(
+            f"{len(metadata)} window(s) ending at sample {n_stop} for a report of "
+            f"{r['n_windows']} and a signal of {data.shape[1]} samples"
+        )
+    windows = EEGWindowsDataset(raw, metadata, description=info["description"])
     report = RecordingReport(
         source=r["source"],
         n_windows=r["n_windows"],
-        dropped=Counter(r["dropped"]),
-        ignored_annotations=Counter(r["ignored_annotations"]),
+        **{name: Counter(r[name]) for name in _REPORT_COUNTS},
     )
     return windows, report
+
+
+def _writable(cache_dir: Path) -> bool:
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=cache_dir).close()
+    except OSError as e:
+        warnings.warn(
+            f"cache_dir {cache_dir} is not writable ({e}); loading without the cache.",
+            UserWarning,
+            stacklevel=5,
+        )
+        return False
+    return True
 
 
 def cached(
@@ -173,13 +225,31 @@ def cached(
         The recording's windows.
     report : RecordingReport
         What was kept and dropped.
+
+    Warns
+    -----
+    UserWarning
+        If ``cache_dir`` cannot be written (then nothing is cached), or if the
+        matching entry is corrupt (then it is rebuilt).
     """
     if cache_dir is None:
         return load()
+    cache_dir = Path(cache_dir)
     key = cache_key(files, config)
-    hit = load_entry(cache_dir, key)
+    try:
+        hit = load_entry(cache_dir, key)
+    except ValueError as e:
+        warnings.warn(
+            f"Cache entry {cache_dir / key} is corrupt ({e}); rebuilding it.",
+            UserWarning,
+            stacklevel=4,
+        )
+        hit = None
     if hit is not None:
         return hit
+    # Check before computing: a read-only cache must not cost the whole load.
+    if not _writable(cache_dir):
+        return load()
     windows, report = load()
     save_entry(cache_dir, key, windows, report)
     return windows, report

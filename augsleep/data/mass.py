@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from augsleep.channels import standard_montage
 
+from ._checks import check_preprocessing
 from ._edf import read_edf_header
 from ._psg import load_recording, recording_config
 from ._recordings import load_cached_recording, select_entries
@@ -48,12 +49,14 @@ def find_mass_files(path: str | Path) -> list[tuple[Path, Path, int]]:
     FileNotFoundError
         If there is no PSG, or a PSG without Base file or the reverse (naming
         the file).
+    ValueError
+        If two PSG (or two Base) files belong to the same recording.
     """
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"MASS folder not found: {path}")
-    psgs = {p.name[:10]: p for p in path.glob("01-03-* PSG.edf")}
-    bases = {p.name[:10]: p for p in path.glob("01-03-* Base.edf")}
+    psgs = _by_recording(path.glob("01-03-* PSG.edf"))
+    bases = _by_recording(path.glob("01-03-* Base.edf"))
     if not psgs:
         raise FileNotFoundError(f"No MASS SS3 PSG file (01-03-00NN PSG.edf) in {path}.")
     orphans = sorted(set(bases) - set(psgs))
@@ -73,6 +76,20 @@ def find_mass_files(path: str | Path) -> list[tuple[Path, Path, int]]:
             raise ValueError(f"Unexpected MASS file name {psg.name!r}.")
         entries.append((psg, bases[stem], int(m["subject"])))
     return entries
+
+
+def _by_recording(files: Iterable[Path]) -> dict[str, Path]:
+    # Files by recording ('01-03-00NN'); a second file of one recording (a copy)
+    # would otherwise replace the first without a word.
+    by_stem: dict[str, Path] = {}
+    for f in sorted(files):
+        if f.name[:10] in by_stem:
+            raise ValueError(
+                f"{by_stem[f.name[:10]]} and {f} are both recording {f.name[:10]}; "
+                "remove the duplicate."
+            )
+        by_stem[f.name[:10]] = f
+    return by_stem
 
 
 def resolve_mass_channel(name: str, labels: Sequence[str], psg: Path) -> str:
@@ -163,6 +180,19 @@ def load_mass(
         ``hypnogram``. Its ``loading_report`` attribute is a
         :class:`LoadingReport`.
     """
+    check_preprocessing(
+        channels=channels,
+        crop_wake_mins=crop_wake_mins,
+        l_freq=l_freq,
+        h_freq=h_freq,
+        sfreq=sfreq,
+        window_s=window_s,
+        standardize=standardize,
+    )
+    if reference is not None and (not isinstance(reference, str) or not reference):
+        raise ValueError(
+            f"reference must be an electrode name or None, got {reference!r}."
+        )
     entries = find_mass_files(path)
     entries = select_entries(
         entries, [{"subject": s, "recording": 1} for *_, s in entries], path, subjects

@@ -9,6 +9,8 @@ One file per night, named after the Sleep-EDF recording (``SC4ssnE0.npz``), with
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._checks import check_flag
 from ._recordings import select_entries
 from ._report import LoadingReport, RecordingReport
 from ._stages import STAGE_NAMES
@@ -57,19 +60,45 @@ def parse_sleep_edf_name(name: str) -> dict:
     }
 
 
+# What a damaged npz raises: zip errors (truncated, bad CRC), EOFError (empty
+# file), ValueError (pickled or object data), zlib.error (compressed data).
+_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _read_field(npz, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except _READ_ERRORS as e:
+        hint = (
+            " (an object array: augsleep never unpickles)"
+            if "allow_pickle" in str(e)
+            else ""
+        )
+        raise ValueError(
+            f"Could not read field {key!r} of npz file {path}{hint}: {e}"
+        ) from e
+
+
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, float, list[str]]:
     try:
         npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except _READ_ERRORS as e:
         raise ValueError(f"Could not read npz file {path}: {e}") from e
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"Could not read npz file {path}: it holds a single array (a .npy "
+            "file?), not the fields 'x', 'y', 'fs' and 'ch_label'."
+        )
     with npz:
         missing = [k for k in ("x", "y", "fs", "ch_label") if k not in npz.files]
         if missing:
             raise ValueError(
                 f"npz file {path} lacks field(s) {missing}; found {npz.files}."
             )
-        x, y, fs = npz["x"], npz["y"], npz["fs"]
-        ch_label = np.atleast_1d(npz["ch_label"]).astype(str).tolist()
+        x, y, fs, ch_label = (
+            _read_field(npz, k, path) for k in ("x", "y", "fs", "ch_label")
+        )
+    ch_label = np.atleast_1d(ch_label).astype(str).tolist()
     if x.ndim == 2:  # single-channel files sometimes drop the channel axis
         x = x[:, :, None]
     if x.ndim != 3:
@@ -77,23 +106,41 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, float, list[str]]:
             f"Field 'x' of {path} must have shape (n_windows, n_times, "
             f"n_channels), got shape {x.shape}."
         )
+    if x.dtype.kind not in "iuf":
+        raise ValueError(f"Field 'x' of {path} must hold numbers, got dtype {x.dtype}.")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(
+            f"Field 'x' of {path} holds no window: shape {x.shape} (expected "
+            "(n_windows, n_times, n_channels), n_windows and n_times >= 1)."
+        )
     if y.shape != (x.shape[0],):
         raise ValueError(
             f"Field 'y' of {path} must have shape ({x.shape[0]},) to match 'x' "
             f"of shape {x.shape}, got shape {y.shape}."
         )
-    if fs.size != 1 or not float(fs) > 0:
+    if y.dtype.kind not in "iuf":
+        raise ValueError(
+            f"Field 'y' of {path} must hold integer labels, got dtype {y.dtype}."
+        )
+    if y.dtype.kind == "f":  # accepted if integral: never truncated
+        bad = np.unique(y[~np.isfinite(y) | (y != np.round(y))])
+        if len(bad):
+            raise ValueError(
+                f"Field 'y' of {path} has non-integer label(s) {bad.tolist()[:5]}; "
+                "expected integers 0..4."
+            )
+    if y.min() < 0 or y.max() >= len(STAGE_NAMES):
+        bad = sorted(set(np.unique(y).tolist()) - set(range(len(STAGE_NAMES))))
+        raise ValueError(
+            f"Field 'y' of {path} has labels {bad} outside 0..4 "
+            "(0=W, 1=N1, 2=N2, 3=N3, 4=REM)."
+        )
+    if fs.size != 1 or fs.dtype.kind not in "iuf" or not 0 < float(fs) < np.inf:
         raise ValueError(f"Field 'fs' of {path} must be one positive number: {fs}.")
     if len(ch_label) != x.shape[2]:
         raise ValueError(
             f"Field 'ch_label' of {path} names {len(ch_label)} channel(s) "
             f"{ch_label} but 'x' has {x.shape[2]}."
-        )
-    if len(y) and (y.min() < 0 or y.max() >= len(STAGE_NAMES)):
-        bad = sorted(set(np.unique(y).tolist()) - set(range(len(STAGE_NAMES))))
-        raise ValueError(
-            f"Field 'y' of {path} has labels {bad} outside 0..4 "
-            "(0=W, 1=N1, 2=N2, 3=N3, 4=REM)."
         )
     if not np.all(np.isfinite(x)):
         raise ValueError(f"Field 'x' of {path} contains NaN or infinite values.")
@@ -136,6 +183,7 @@ def load_npz(
     """
     import mne
 
+    check_flag(standardize, "standardize")
     path = Path(path)
     if path.is_file():
         files = [path]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from ._checks import check_preprocessing
 from ._psg import load_recording, recording_config
 from ._recordings import load_cached_recording, select_entries
 from ._report import LoadingReport
@@ -137,7 +138,28 @@ def load_sleep_edf(
         ``study``, ``subject``, ``recording`` (night), ``source`` (PSG file) and
         ``hypnogram``. Its ``loading_report`` attribute is a
         :class:`LoadingReport`.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range (naming it and its value), and for the
+        file problems listed by :func:`find_sleep_edf_files` and
+        :class:`LoadingReport`.
+
+    Warns
+    -----
+    UserWarning
+        If a hypnogram has unknown stage labels (see :class:`LoadingReport`).
     """
+    check_preprocessing(
+        channels=channels,
+        crop_wake_mins=crop_wake_mins,
+        l_freq=l_freq,
+        h_freq=h_freq,
+        sfreq=sfreq,
+        window_s=window_s,
+        standardize=standardize,
+    )
     pairs = find_sleep_edf_files(path)
     entries = [(p, h, parse_sleep_edf_name(p.name)) for p, h in pairs]
     entries = select_entries(

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._checks import check_int
 from ._stages import ANNOTATION_TO_STAGE, STAGE_TO_INT
 
 #: Channels of a Sleep-EDF cassette PSG and their sampling rates (Hz).
@@ -383,9 +384,9 @@ def write_sleep_edf(
     folder : path
         Output folder (created if needed).
     subject : int
-        Subject id ``ss`` (0-99).
+        Subject id ``ss`` (0-99: two digits in the file name).
     night : int
-        Night ``n`` (1 or 2).
+        Night ``n`` (Sleep-EDF has 1 and 2; 1-9, one digit in the file name).
     duration : float | None
         Signal length in seconds (rounded up to 30 s); by default the end of
         the last stage annotation. Shorter than the hypnogram makes annotations
@@ -400,6 +401,10 @@ def write_sleep_edf(
     """
     import edfio
 
+    # The file name has two digits for the subject and one for the night, as
+    # parse_sleep_edf_name reads them back.
+    subject = check_int(subject, "subject", 0, 99, "two digits in SC4ssnE0")
+    night = check_int(night, "night", 1, 9, "one digit in SC4ssnE0")
     annotations = _as_annotations(hypnogram)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -450,7 +455,8 @@ def write_mass(
     folder : path
         Output folder (created if needed).
     subject : int
-        Subject id ``NN`` (1-99).
+        Subject id ``NN`` (0-9999: four digits in the file name; MASS SS3 has
+        1-64).
     sfreq : float
         Sampling rate of every channel, in Hz.
     reference : {"CLE", "LER"}
@@ -467,6 +473,8 @@ def write_mass(
     """
     import mne
 
+    # Four digits in '01-03-NNNN PSG.edf', as find_mass_files reads them back.
+    subject = check_int(subject, "subject", 0, 9999, "four digits in 01-03-NNNN")
     annotations = _as_annotations(hypnogram)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

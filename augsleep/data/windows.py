@@ -22,6 +22,7 @@ from ._report import RecordingReport
 from ._stages import (
     ANNOTATION_TO_STAGE,
     STAGE_NAMES,
+    STAGE_PREFIX,
     STAGE_TO_INT,
     UNSCORABLE_ANNOTATIONS,
 )
@@ -68,6 +69,10 @@ def stage_epochs(
     unscorable : iterable of str
         Descriptions of scored epochs without a stage; dropped and counted under
         their description.
+        Other descriptions starting with ``Sleep stage`` (any case) are unknown
+        stage labels: dropped, counted as ``"unknown stage label"`` and listed in
+        the report's ``unknown_labels``; the remaining ones (events such as
+        arousals) are counted in ``ignored_annotations``.
     crop_wake_mins : float | None
         Keep only this many minutes of wake before the first and after the last
         sleep epoch (dropped wake is counted as ``"wake outside crop"``); None
@@ -97,13 +102,18 @@ def stage_epochs(
         annotations.onset, annotations.duration, annotations.description, strict=True
     ):
         desc = desc.strip()
-        if desc not in annotation_map and desc not in unscorable:
-            report.ignored_annotations[desc] += 1
-            continue
         n_full = int(np.floor((duration + _TOL) / window_s))
-        partial = duration - n_full * window_s > _TOL
+        partial = bool(duration - n_full * window_s > _TOL)
         if desc in unscorable:
             report.dropped[desc] += n_full + partial
+            continue
+        if desc not in annotation_map:
+            if desc.casefold().startswith(STAGE_PREFIX):  # a typo, another scheme
+                report.dropped["unknown stage label"] += n_full + partial
+                report.unknown_labels[desc] += n_full + partial
+                report.unknown_seconds[desc] += float(duration)
+            else:  # an event (arousal, lights off), not a scored epoch
+                report.ignored_annotations[desc] += 1
             continue
         n_stage_annotations += 1
         report.dropped["partial window"] += partial
@@ -312,8 +322,15 @@ def to_numpy(
         Integer labels (0=W, 1=N1, 2=N2, 3=N3, 4=REM for sleep data), int64.
     groups : ndarray, shape (n_windows,)
         Value of the ``groups`` description field for each window.
+
+    Raises
+    ------
+    ValueError
+        If two recordings differ in channels, sampling rate or window shape
+        (naming both and the differing values).
     """
     Xs, ys, gs = [], [], []
+    first = None
     for ds in dataset.datasets:
         if groups not in ds.description:
             raise KeyError(
@@ -321,16 +338,36 @@ def to_numpy(
                 f"{list(ds.description.index)}."
             )
         X = _window_array(ds)
+        # Same array shapes are not enough: 100 Hz x 30 s and 200 Hz x 15 s
+        # windows, or as many other channels, must never be stacked together.
+        layout = _layout(ds, X)
+        first = first or (ds, layout)
+        differ = [
+            f"{k} {v} vs {layout[k]}" for k, v in first[1].items() if v != layout[k]
+        ]
+        if differ:
+            raise ValueError(
+                f"Recordings {_name(first[0])} and {_name(ds)} differ: "
+                f"{'; '.join(differ)}. Load them with the same channels, sampling "
+                "rate and window length."
+            )
         Xs.append(X)
         ys.append(np.asarray(ds.y if hasattr(ds, "y") else [], dtype=np.int64))
         gs.append(np.full(len(X), ds.description[groups]))
-    shapes = {X.shape[1:] for X in Xs}
-    if len(shapes) > 1:
-        raise ValueError(
-            f"Recordings have different window shapes {sorted(shapes)}; "
-            "load them with the same channels and sampling rate."
-        )
     return np.concatenate(Xs), np.concatenate(ys), np.concatenate(gs)
+
+
+def _layout(ds, X: np.ndarray) -> dict:
+    raw = getattr(ds, "raw", None)
+    return {
+        "channels": list(raw.ch_names) if raw is not None else None,
+        "sampling rate": f"{raw.info['sfreq']} Hz" if raw is not None else None,
+        "window shape": X.shape[1:],
+    }
+
+
+def _name(ds) -> str:
+    return str(ds.description.get("source", dict(ds.description)))
 
 
 def to_epochs(
@@ -362,15 +399,9 @@ def to_epochs(
 
     if units not in ("uV", "V"):
         raise ValueError(f"units must be 'uV' or 'V', got {units!r}.")
+    # to_numpy refuses recordings that differ in channels or sampling rate.
     X, y, _ = to_numpy(dataset, groups=dataset.datasets[0].description.index[0])
     info = dataset.datasets[0].raw.info
-    for ds in dataset.datasets[1:]:
-        if ds.raw.ch_names != info.ch_names or ds.raw.info["sfreq"] != info["sfreq"]:
-            raise ValueError(
-                "Recordings differ in channels or sampling rate: "
-                f"{info.ch_names} at {info['sfreq']} Hz vs {ds.raw.ch_names} at "
-                f"{ds.raw.info['sfreq']} Hz."
-            )
     info = mne.create_info(info.ch_names, info["sfreq"], ch_types="eeg")
     montage = dataset.datasets[0].raw.get_montage()
     if montage is not None:
