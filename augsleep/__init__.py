@@ -6,7 +6,25 @@ from augsleep._environment import check_torch_pair
 # fails there with an obscure 'undefined symbol'; this names the pin instead.
 check_torch_pair()
 
-from augsleep.estimator import AugNetClassifier  # noqa: E402
+# From augsleep.methods, not augsleep.estimator: the methods package must start
+# first (augsleep.estimator subclasses augsleep.methods.base).
+from augsleep.methods import (  # noqa: E402
+    METHODS,
+    AugerinoClassifier,
+    AugNetClassifier,
+    BaseSleepClassifier,
+    FixedAugmentationClassifier,
+    NoAugmentationClassifier,
+)
+from augsleep.persistence import load  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["AugNetClassifier"]
+__all__ = [
+    "METHODS",
+    "AugNetClassifier",
+    "AugerinoClassifier",
+    "BaseSleepClassifier",
+    "FixedAugmentationClassifier",
+    "NoAugmentationClassifier",
+    "load",
+]

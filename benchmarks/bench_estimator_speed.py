@@ -38,8 +38,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from augsleep.augment import regularization
-from augsleep.channels import standard_positions
 from augsleep.estimator import AugNetClassifier
+from augsleep.training import make_optimizer
+from augsleep.transforms.sensors import standard_positions
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sleep-edf-5s"
 CHANNELS = ["C3", "C4", "F3", "F4", "O1", "O2"]
@@ -158,7 +159,11 @@ def step_decomposition(fitted, X, y, repeats=100):
     generator = torch.Generator().manual_seed(0)
     steps = {}
     for name, clf in fitted.items():
-        model, optimizer = clf.module_.train(), clf._make_optimizer()
+        model = clf.module_.train()
+        # The estimator's optimiser rule (fused Adam, no decay on the augmentation).
+        optimizer = make_optimizer(
+            model, lr=clf.lr, betas=clf.betas, weight_decay=clf.weight_decay
+        )
 
         def step(model=model, optimizer=optimizer):
             t = [time.perf_counter()]

@@ -237,7 +237,8 @@ def test_group_validation_split(data, caplog):
     clf = AugNetClassifier(
         None, trunk=TinyTrunk(), sfreq=SFREQ, max_epochs=2, random_state=0
     )
-    with caplog.at_level(logging.INFO, logger="augsleep.estimator"):
+    # The split is logged by augsleep.methods.base: listen to the whole package.
+    with caplog.at_level(logging.INFO, logger="augsleep"):
         clf.fit(X, y, groups=groups)
     assert "by window" not in caplog.text
     assert np.isfinite(clf.history_.valid_balanced_accuracy).all()
@@ -460,11 +461,11 @@ def test_prediction_batches_bound_the_augmented_values(fitted, data, monkeypatch
     # Each forward pass at prediction (and of the invariance score) holds at most
     # PREDICT_BATCH_VALUES augmented values (windows x copies x channels x
     # samples), whatever C, and every window is predicted once.
-    import augsleep.estimator as estimator
+    import augsleep.training.inference as inference
 
     X, _ = data
     n_values = X.shape[1] * X.shape[2]
-    monkeypatch.setattr(estimator, "PREDICT_BATCH_VALUES", 10 * n_values)
+    monkeypatch.setattr(inference, "PREDICT_BATCH_VALUES", 10 * n_values)
     seen = []
     forward = type(fitted.module_).forward
 

@@ -1,0 +1,36 @@
+"""Sleep-staging methods with one API (:class:`BaseSleepClassifier`).
+
+:data:`METHODS` maps a method's name to its estimator class. Every class takes
+the shared parameters of :class:`BaseSleepClassifier` (trunk, optimiser, early
+stopping, scaling, context, seed) plus its own, and has the same ``fit`` /
+``predict`` / ``score``, ``history_``, ``augmentation_summary_`` and
+``compute_time_``. Adding a method is one module: a subclass that overrides the
+hooks of :mod:`augsleep.methods.base`, registered below.
+"""
+
+from augsleep.methods.base import BaseSleepClassifier
+from augsleep.methods.fixed import FixedAugmentationClassifier
+from augsleep.methods.none import NoAugmentationClassifier
+
+# isort: split
+# After base, which augsleep.estimator subclasses: augsleep/__init__.py imports
+# this package first, so the order holds whatever a user imports.
+from augsleep.estimator import AugNetClassifier
+from augsleep.methods.augerino import AugerinoClassifier
+
+#: Estimator class of each method, by name.
+METHODS: dict[str, type[BaseSleepClassifier]] = {
+    "none": NoAugmentationClassifier,
+    "fixed": FixedAugmentationClassifier,
+    "augnet": AugNetClassifier,
+    "augerino": AugerinoClassifier,
+}
+
+__all__ = [
+    "METHODS",
+    "AugNetClassifier",
+    "AugerinoClassifier",
+    "BaseSleepClassifier",
+    "FixedAugmentationClassifier",
+    "NoAugmentationClassifier",
+]

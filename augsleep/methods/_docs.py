@@ -1,0 +1,121 @@
+"""Numpydoc shared by the estimators' docstrings (MNE-style ``%(name)s`` filling)."""
+
+#: Numpydoc of the parameters every method shares; ``%(shared_parameters)s`` in a
+#: class docstring is replaced by it (:func:`fill_doc`).
+SHARED_PARAMETERS_DOC = """\
+    trunk : "chambon" | callable | nn.Module
+        ``"chambon"``: braindecode's ``SleepStagerChambon2018`` sized from the data
+        (channels, sampling rate, window length). A callable is called as
+        ``trunk(n_chans, sfreq, n_times, n_classes)`` and must return an
+        ``nn.Module`` mapping (n_windows, n_chans, n_times) to logits. A module is
+        copied at ``fit``.
+    lr : float
+        Adam learning rate (paper: 1e-3).
+    betas : tuple of float
+        Adam's ``(beta1, beta2)``. The default ``(0.0, 0.999)`` is the value stated
+        in the AugNet paper's Appendix A.4 for every sleep model (the paper writes
+        floats with a trailing dot, e.g. "1.", so "beta1 = 0." reads as 0, not a
+        typo for 0.9): Adam without first-moment averaging. Pass ``(0.9, 0.999)``
+        for PyTorch's default.
+    weight_decay : float
+        Weight decay of the trunk (augmentation parameters get none: it would
+        pull the magnitudes to 0).
+    batch_size : int
+        Training mini-batch size (paper: 16).
+    max_epochs : int
+        Maximum number of epochs (paper: 300).
+    patience : int | None
+        Early stopping: stop after this many epochs without an improvement of the
+        validation balanced accuracy, then restore the best weights (paper: 30).
+        ``None`` trains ``max_epochs`` epochs and still restores the best weights
+        when there is a validation set.
+    validation_fraction : float | None
+        Fraction split off the training data as validation set when ``fit`` gets
+        no ``X_val``: by group (``GroupShuffleSplit``) when ``groups`` are passed,
+        else by window (stratified when possible; windows of one night then fall
+        on both sides, which makes early stopping optimistic: pass ``groups``).
+        ``None`` disables the split (no early stopping, last weights kept).
+    class_weight : "balanced" | dict | None
+        Weights of the classes in the cross-entropy. ``"balanced"`` (paper) uses
+        inverse class frequencies of the training set,
+        ``n_windows / (n_classes * count)``; a dict maps labels to weights.
+    scaling : "standard" | None
+        ``"standard"`` z-scores every channel with the mean and standard
+        deviation of the training windows (stored as ``scale_mean_``,
+        ``scale_std_``) before the augmentation and the trunk, at fit and predict
+        time. ``None`` feeds the data as given.
+    sfreq : float | None
+        Sampling frequency in Hz. Required with array input; read from
+        ``info["sfreq"]`` with ``mne.Epochs`` (they must agree when both given).
+    ch_names : list of str | None
+        Channel names; read from ``mne.Epochs`` when None.
+    positions : array-like, shape (n_channels, 3) | None
+        Sensor positions in metres; read from the montage of ``mne.Epochs`` when
+        None.
+    device : "auto" | str | torch.device
+        ``"auto"`` picks CUDA when available, else the CPU.
+    random_state : int | RandomState | None
+        Seeds every draw: weight initialisation, dropout, shuffling, augmentation
+        draws (training, validation and prediction) and the validation split.
+        With an int, two fits give identical predictions on the CPU.
+    verbose : int
+        ``> 0`` shows a tqdm progress bar over epochs."""
+
+#: Numpydoc of the fitted attributes every method shares (``%(shared_attributes)s``).
+SHARED_ATTRIBUTES_DOC = """\
+    classes_ : ndarray, shape (n_classes,)
+        Class labels (any labels: integers or strings such as ``"W"``, ``"N1"``).
+    n_features_in_ : int
+        ``X.shape[1]`` at fit, as scikit-learn counts features of n-d input: the
+        number of channels for 3-D input, of samples for 2-D input.
+    n_chans_in_, n_times_in_ : int
+        Channels and samples per window seen at fit.
+    sfreq_ : float
+        Sampling frequency used.
+    ch_names_ : list of str | None
+    positions_ : ndarray, shape (n_channels, 3) | None
+    module_ : AugNet
+        The trained network (augmentation module, or None, + trunk).
+    history_ : DataFrame
+        One row per epoch: ``epoch``, ``train_loss``, ``train_ce``, ``train_reg``,
+        ``lam``, ``valid_balanced_accuracy`` (NaN without validation set), the
+        measured seconds ``train_s``, ``valid_s``, ``dur_s``, and the method's own
+        columns (e.g. weights and magnitudes of learnable transforms).
+    augmentation_summary_ : DataFrame
+        What the model learned or used: columns ``layer``, ``transform``,
+        ``weight``, ``magnitude``, ``physical_value``, ``unit``; empty (same
+        columns) without augmentation.
+    compute_time_ : dict of str to float
+        Measured wall-clock seconds of ``fit``: ``pretrain_s``, ``search_s``,
+        ``retrain_s`` and ``total_s``. A method that trains once (AugNet learns
+        its augmentation during that training) counts it, with its per-epoch
+        validation, as ``retrain_s`` and has ``pretrain_s = search_s = 0``;
+        ``total_s`` is the whole ``fit`` (input checks, split and scaling too).
+        NaN in models loaded from files written before it was recorded.
+    best_epoch_ : int
+        Epoch whose weights were kept.
+    best_valid_score_ : float
+        Validation balanced accuracy of that epoch (NaN without validation set).
+    n_epochs_ : int
+        Number of epochs run."""
+
+
+def fill_doc(cls):
+    """Fill ``%(shared_parameters)s`` and ``%(shared_attributes)s`` of a docstring.
+
+    Parameters
+    ----------
+    cls : type
+        Class whose ``__doc__`` holds the placeholders.
+
+    Returns
+    -------
+    cls : type
+        The same class.
+    """
+    if cls.__doc__:
+        # The placeholders are indented like the entries: strip the block's first.
+        cls.__doc__ = cls.__doc__.replace(
+            "%(shared_parameters)s", SHARED_PARAMETERS_DOC.lstrip()
+        ).replace("%(shared_attributes)s", SHARED_ATTRIBUTES_DOC.lstrip())
+    return cls

@@ -1,0 +1,50 @@
+"""Toy data and a tiny trunk shared by the tests of the methods and the loop."""
+
+import numpy as np
+from torch import nn
+
+SFREQ = 100.0
+
+
+class _Tiny(nn.Module):
+    def __init__(self, n_chans, n_times, n_classes):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(n_chans * n_times, 16),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Linear(16, n_classes),
+        )
+
+    def forward(self, X):
+        return self.net(X)
+
+
+class TinyTrunk:
+    """Trunk factory with a stable repr (pytest-xdist needs identical test ids)."""
+
+    def __call__(self, n_chans, sfreq, n_times, n_classes):
+        return _Tiny(n_chans, n_times, n_classes)
+
+    def __repr__(self):
+        return "TinyTrunk()"
+
+    def __eq__(self, other):
+        # Stateless: copies (clone, pickle) are equal, so get_params compare.
+        return isinstance(other, TinyTrunk)
+
+    def __hash__(self):
+        return hash(TinyTrunk)
+
+
+def make_data(n_windows=48, n_chans=1, n_times=300, n_classes=3, seed=0):
+    """Sines whose frequency gives the class, plus noise, in microvolt scale."""
+    rng = np.random.RandomState(seed)
+    y = np.arange(n_windows) % n_classes
+    t = np.arange(n_times) / SFREQ
+    freqs = 2.0 + 3.0 * y
+    phase = rng.uniform(0, 2 * np.pi, size=(n_windows, 1, 1))
+    X = np.sin(2 * np.pi * freqs[:, None, None] * t + phase)
+    X = 30 * (X + 0.5 * rng.randn(n_windows, n_chans, n_times))
+    return X.astype(np.float32), y

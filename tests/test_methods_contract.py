@@ -1,0 +1,309 @@
+"""The contract every method of augsleep.methods.METHODS keeps.
+
+Each method is fitted on a toy set with a tiny trunk for a few epochs; a new
+method added to METHODS gets every test here (add its toy parameters to EXTRA
+when its defaults are too slow for a toy set).
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from _toy import SFREQ, TinyTrunk, make_data
+from sklearn.base import clone
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.utils.estimator_checks import (
+    check_param_validation,
+    parametrize_with_checks,
+)
+
+import augsleep
+from augsleep.methods import METHODS, BaseSleepClassifier
+from augsleep.methods._fixed import SUMMARY_COLUMNS
+from augsleep.methods.base import COMPUTE_TIME_KEYS
+
+TINY = dict(
+    trunk=TinyTrunk(),
+    sfreq=SFREQ,
+    max_epochs=3,
+    batch_size=16,
+    lr=1e-2,
+    betas=(0.9, 0.999),
+    validation_fraction=None,
+    random_state=0,
+    device="cpu",
+)
+# Learnable layers small enough for a toy set (the "sleep" preset has 12).
+_LAYERS = dict(augmentation=[["gaussian_noise", "frequency_shift"]], n_copies_eval=2)
+EXTRA = {"augnet": dict(_LAYERS, lam=0.5), "augerino": dict(_LAYERS, lam=0.5)}
+# Methods whose predictions average random augmented copies.
+MONTE_CARLO = {"augnet", "augerino"}
+NAMES = sorted(METHODS)
+
+
+def make(name, **params):
+    return METHODS[name](**{**TINY, **EXTRA.get(name, {}), **params})
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # pytest -n 2 on 2 cores: one torch thread per worker avoids oversubscription.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_data()
+    X_val, y_val = make_data(24, seed=1)
+    return X, y, X_val, y_val
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    """Every method fitted once with a validation set (early stopping)."""
+    X, y, X_val, y_val = data
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # module scope: before the autouse fixture
+    try:
+        return {
+            name: make(name, max_epochs=4, patience=2).fit(
+                X, y, X_val=X_val, y_val=y_val
+            )
+            for name in NAMES
+        }
+    finally:
+        torch.set_num_threads(n)
+
+
+def test_registry_names_the_four_first_methods():
+    assert {"none", "fixed", "augnet", "augerino"} <= set(METHODS)
+    for cls in METHODS.values():
+        assert issubclass(cls, BaseSleepClassifier)
+        assert getattr(augsleep, cls.__name__) is cls  # exported from augsleep
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_predict_history_summary_and_times(name, fitted, data):
+    X, y, X_val, y_val = data
+    clf = fitted[name]
+    proba = clf.predict_proba(X_val)
+    assert proba.shape == (len(X_val), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X_val), clf.classes_[proba.argmax(1)])
+    np.testing.assert_allclose(clf.predict_log_proba(X_val), np.log(proba))
+    assert clf.score(X_val, y_val) == balanced_accuracy_score(y_val, clf.predict(X_val))
+
+    hist = clf.history_
+    assert len(hist) == clf.n_epochs_ <= 4
+    assert list(hist.columns[:9]) == [
+        "epoch",
+        "train_loss",
+        "train_ce",
+        "train_reg",
+        "lam",
+        "valid_balanced_accuracy",
+        "train_s",
+        "valid_s",
+        "dur_s",
+    ]
+    assert np.isfinite(hist.valid_balanced_accuracy).all()
+    assert (hist.dur_s >= hist.train_s + hist.valid_s).all()
+    assert hist.valid_balanced_accuracy[clf.best_epoch_] == clf.best_valid_score_
+
+    assert list(clf.augmentation_summary_.columns) == SUMMARY_COLUMNS
+    assert clf.augmentation_summary_.empty == (name == "none")
+
+    times = clf.compute_time_
+    assert tuple(times) == COMPUTE_TIME_KEYS
+    assert all(np.isfinite(v) and v >= 0 for v in times.values())
+    # One training per fit for these methods: everything is retrain_s.
+    assert times["pretrain_s"] == times["search_s"] == 0
+    assert hist.dur_s.sum() <= times["retrain_s"] <= times["total_s"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_random_state_same_predictions(name, data):
+    X, y, X_val, _ = data
+    p1 = make(name).fit(X, y).predict_proba(X_val)
+    p2 = make(name).fit(X, y).predict_proba(X_val)
+    np.testing.assert_array_equal(p1, p2)
+    p3 = make(name, random_state=1).fit(X, y).predict_proba(X_val)
+    assert not np.array_equal(p1, p3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_clone_pickle_save_load(name, fitted, data, tmp_path):
+    _, _, X_val, _ = data
+    clf = fitted[name]
+    unfitted = clone(clf)
+    assert unfitted.get_params() == clf.get_params()
+    assert not hasattr(unfitted, "module_")
+    proba = clf.predict_proba(X_val)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(clf)).predict_proba(X_val), proba
+    )
+    path = tmp_path / "model.pt"
+    clf.save(path)
+    # A custom trunk is pickled in the file: trusted=True.
+    for loaded in (
+        type(clf).load(path, trusted=True),
+        augsleep.load(path, trusted=True),
+    ):
+        assert type(loaded) is type(clf)
+        np.testing.assert_array_equal(loaded.predict_proba(X_val), proba)
+        assert loaded.get_params().keys() == clf.get_params().keys()
+        assert loaded.history_.equals(clf.history_)
+        assert loaded.augmentation_summary_.equals(clf.augmentation_summary_)
+        assert loaded.compute_time_ == clf.compute_time_
+        assert loaded.best_epoch_ == clf.best_epoch_
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_trunk_saves_plain_values(name, data, tmp_path):
+    # Default parameters: a file that torch.load(weights_only=True) reads.
+    X, y, X_val, _ = data
+    params = {k: v for k, v in EXTRA.get(name, {}).items() if k != "augmentation"}
+    clf = METHODS[name](
+        sfreq=SFREQ, max_epochs=1, random_state=0, device="cpu", **params
+    ).fit(X, y)
+    clf.save(tmp_path / "plain.pt")
+    torch.load(tmp_path / "plain.pt", weights_only=True)
+    loaded = augsleep.load(tmp_path / "plain.pt")
+    np.testing.assert_array_equal(loaded.predict_proba(X_val), clf.predict_proba(X_val))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_export_policy(name, fitted):
+    clf = fitted[name]
+    if name == "none":
+        with pytest.raises(ValueError, match="without augmentation"):
+            clf.export_policy()
+        return
+    policy = clf.export_policy(random_state=0)
+    assert isinstance(policy, list) and policy
+    assert all(callable(t) for t in policy)
+    X = torch.randn(4, 1, 300)
+    for transform in policy:
+        X = transform(X)
+    assert X.shape == (4, 1, 300) and torch.isfinite(X).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_are_validated(name):
+    # Every parameter has a constraint, and a wrong one fails fit with
+    # scikit-learn's InvalidParameterError naming it.
+    check_param_validation(METHODS[name].__name__, make(name, max_epochs=1))
+
+
+def test_equivalent_spellings_train_the_same_model(data):
+    from braindecode.augmentation import FTSurrogate, TimeReverse
+
+    from augsleep import AugNetClassifier
+
+    X, y, X_val, _ = data
+    pairs = [
+        (make("none"), AugNetClassifier(None, **TINY)),
+        (
+            make("augerino"),
+            AugNetClassifier(regularizer="augerino", **TINY, **EXTRA["augerino"]),
+        ),
+    ]
+    transforms = [TimeReverse(0.5), FTSurrogate(0.5)]
+    pairs.append(
+        (make("fixed", transforms=transforms), AugNetClassifier(transforms, **TINY))
+    )
+    for method, augnet in pairs:
+        method.fit(X, y)
+        augnet.fit(X, y)
+        np.testing.assert_array_equal(
+            method.predict_proba(X_val), augnet.predict_proba(X_val)
+        )
+        cols = ["train_loss", "train_reg", "valid_balanced_accuracy"]
+        assert method.history_[cols].equals(augnet.history_[cols])
+        assert method.augmentation_summary_.equals(augnet.learned_augmentations_)
+
+
+def test_regularizers_of_augnet_and_augerino(fitted):
+    from torch.linalg import vector_norm
+
+    expected = {
+        "augnet": lambda aug: -vector_norm(aug.weights * aug.magnitudes),
+        "augerino": lambda aug: -vector_norm(aug.magnitudes),
+    }
+    for name, regularizer in expected.items():
+        clf = fitted[name]
+        value = clf._regularizer()(clf.module_)
+        assert float(value) == pytest.approx(
+            float(regularizer(clf.module_.augmentation))
+        )
+        assert (clf.history_.train_reg < 0).all()
+
+
+def test_fixed_default_transforms_are_documented(fitted):
+    summary = fitted["fixed"].augmentation_summary_
+    assert summary["transform"].tolist() == [
+        "time_reverse",
+        "sign_flip",
+        "ft_surrogate",
+    ]
+    np.testing.assert_allclose(summary.weight, 0.5)
+    assert summary.physical_value.iloc[2] == pytest.approx(np.pi)
+    assert summary.unit.iloc[2] == "rad"
+    assert fitted["fixed"].get_params()["transforms"] is None
+
+
+def test_fixed_rejects_other_objects(data):
+    X, y, _, _ = data
+    with pytest.raises(TypeError, match="braindecode Transform"):
+        make("fixed", transforms=[torch.nn.Identity()]).fit(X, y)
+
+
+# --------------------------------------------------------- scikit-learn checks
+_MONTE_CARLO_REASON = (
+    "predictions average n_copies_eval random augmentations; a window's draws "
+    "depend on its batch, so they vary slightly with the batch composition."
+)
+
+
+_NOT_LABEL_PRESERVING = (
+    "the default transforms reverse and negate the 'time samples', which are the "
+    "features of scikit-learn's blobs: not label-preserving there, so the "
+    "training accuracy falls below the check's 0.83."
+)
+
+
+def _expected_failed_checks(estimator):
+    name = next(k for k, cls in METHODS.items() if type(estimator) is cls)
+    if name == "fixed":
+        return {"check_classifiers_train": _NOT_LABEL_PRESERVING}
+    if name not in MONTE_CARLO:
+        # No augmentation (none): every check passes.
+        return {}
+    return {
+        "check_methods_subset_invariance": _MONTE_CARLO_REASON,
+        "check_methods_sample_order_invariance": _MONTE_CARLO_REASON,
+    }
+
+
+# Gaussian noise only: scikit-learn's checks feed windows of a few samples.
+_CHECKED = [
+    make(
+        name,
+        max_epochs=2,
+        **({"augmentation": [["gaussian_noise"]]} if name in MONTE_CARLO else {}),
+    )
+    for name in NAMES
+]
+
+
+@parametrize_with_checks(
+    _CHECKED,
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_checks(estimator, check):
+    # sklearn feeds 2-D arrays: read as single-channel windows (n_windows, n_times).
+    check(estimator)

@@ -1,0 +1,162 @@
+"""Saved files keep loading: the version-1 format of AugNetClassifier.save.
+
+``data/augnet_v1.pt`` was written by ``AugNetClassifier.save`` of commit 8055aa3
+(before augsleep.methods and augsleep.persistence), from::
+
+    X, y = make_data()  # tests/_toy.py
+    labels = np.array(["W", "N1", "N2"])[y]
+    clf = AugNetClassifier(
+        sfreq=100.0, max_epochs=2, n_copies_eval=4, random_state=0, device="cpu"
+    ).fit(X, labels)  # with torch.set_num_threads(1)
+    clf.save("augnet_v1.pt")
+    np.save("augnet_v1_proba.npy", clf.predict_proba(X))
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from _toy import SFREQ, TinyTrunk, make_data
+
+import augsleep
+from augsleep import AugerinoClassifier, AugNetClassifier
+from augsleep.persistence import FORMAT_VERSION, format_name
+
+DATA = Path(__file__).parent / "data"
+V1_PARAMS = dict(sfreq=SFREQ, max_epochs=2, n_copies_eval=4, random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    X, y = make_data()
+    return X, np.array(["W", "N1", "N2"])[y]
+
+
+def _save_like_version_1(clf, path):
+    """Write a payload exactly as the version-1 ``AugNetClassifier.save`` did."""
+    names = (
+        "classes_",
+        "n_features_in_",
+        "input_ndim_",
+        "n_chans_in_",
+        "n_times_in_",
+        "sfreq_",
+        "ch_names_",
+        "positions_",
+        "best_epoch_",
+        "best_valid_score_",
+        "n_epochs_",
+        "_predict_seed",
+        "scale_mean_",
+        "scale_std_",
+    )
+    fitted = {}
+    for name in names:
+        value = getattr(clf, name)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            value = torch.from_numpy(value)
+        fitted[name] = value
+    fitted["classes_"] = clf.classes_.tolist()
+    old_columns = [c for c in clf.history_ if c not in ("train_s", "valid_s")]
+    payload = {
+        "format": "augsleep.AugNetClassifier",
+        "version": 1,
+        "params": clf.get_params(deep=False),
+        "fitted": fitted,
+        "history": clf.history_[old_columns].to_dict(orient="list"),
+        "state_dict": clf.module_.state_dict(),
+    }
+    torch.save(payload, path)
+
+
+def test_file_written_by_version_1_loads_and_predicts_the_same(toy):
+    X, labels = toy
+    expected = np.load(DATA / "augnet_v1_proba.npy")
+    # Plain values only: readable without trusting the file.
+    for clf in (
+        AugNetClassifier.load(DATA / "augnet_v1.pt", device="cpu"),
+        augsleep.load(DATA / "augnet_v1.pt", device="cpu"),
+    ):
+        assert type(clf) is AugNetClassifier
+        assert clf.classes_.tolist() == ["N1", "N2", "W"]
+        np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-6)
+        assert len(clf.history_) == clf.n_epochs_ == 2
+        assert len(clf.learned_augmentations_) == 12
+        assert all(math.isnan(v) for v in clf.compute_time_.values())
+        assert (
+            clf.get_params() == AugNetClassifier(**V1_PARAMS, device="cpu").get_params()
+        )
+
+
+def test_training_is_unchanged_since_version_1(toy):
+    # The same fit with today's code gives the model the version-1 code saved.
+    X, labels = toy
+    clf = AugNetClassifier(**V1_PARAMS, device="cpu").fit(X, labels)
+    saved = AugNetClassifier.load(DATA / "augnet_v1.pt", device="cpu")
+    np.testing.assert_allclose(
+        clf.predict_proba(X), np.load(DATA / "augnet_v1_proba.npy"), atol=1e-5
+    )
+    cols = [c for c in saved.history_ if c != "dur_s"]
+    np.testing.assert_allclose(
+        clf.history_[cols].to_numpy(float), saved.history_[cols].to_numpy(float)
+    )
+
+
+def test_version_1_payload_round_trips(toy, tmp_path):
+    X, labels = toy
+    clf = AugNetClassifier(
+        [["gaussian_noise", "frequency_shift"]],
+        trunk=TinyTrunk(),
+        max_epochs=2,
+        n_copies_eval=3,
+        random_state=0,
+        device="cpu",
+        sfreq=SFREQ,
+    ).fit(X, labels)
+    _save_like_version_1(clf, tmp_path / "v1.pt")
+    loaded = AugNetClassifier.load(tmp_path / "v1.pt", trusted=True)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.learned_augmentations_.equals(clf.learned_augmentations_)
+    # Written again by today's code, the file is still version 1.
+    loaded.save(tmp_path / "again.pt")
+    payload = torch.load(tmp_path / "again.pt", weights_only=False)
+    assert (payload["format"], payload["version"]) == (format_name(AugNetClassifier), 1)
+    assert set(payload) == {
+        "format",
+        "version",
+        "params",
+        "fitted",
+        "history",
+        "state_dict",
+    }
+
+
+def test_wrong_files_are_refused(toy, tmp_path):
+    X, labels = toy
+    path = tmp_path / "m.pt"
+    torch.save({"format": "something else"}, path)
+    with pytest.raises(ValueError, match="not written by AugNetClassifier.save"):
+        AugNetClassifier.load(path)
+    with pytest.raises(ValueError, match="not written by an augsleep estimator"):
+        augsleep.load(path)
+    payload = torch.load(DATA / "augnet_v1.pt", weights_only=True)
+    torch.save({**payload, "version": FORMAT_VERSION + 1}, path)
+    with pytest.raises(ValueError, match="format version 2"):
+        AugNetClassifier.load(path)
+    # A subclass's file is not its parent's.
+    AugerinoClassifier(
+        [["gaussian_noise"]], **{**V1_PARAMS, "max_epochs": 1}, trunk=TinyTrunk()
+    ).fit(X, labels).save(path)
+    with pytest.raises(ValueError, match="not written by AugNetClassifier.save"):
+        AugNetClassifier.load(path, trusted=True)
+    assert type(augsleep.load(path, trusted=True)) is AugerinoClassifier
