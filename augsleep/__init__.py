@@ -15,6 +15,7 @@ from augsleep.methods import (  # noqa: E402
     BaseSleepClassifier,
     FixedAugmentationClassifier,
     NoAugmentationClassifier,
+    RandAugmentClassifier,
 )
 from augsleep.persistence import load  # noqa: E402
 
@@ -26,5 +27,6 @@ __all__ = [
     "BaseSleepClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",
+    "RandAugmentClassifier",
     "load",
 ]

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from numbers import Integral, Real
 
-import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -318,16 +317,11 @@ braindecode Transform | list of braindecode Transform
                 "This model has no learnable augmentation (augmentation is None or "
                 "fixed); there is no learned policy to export."
             )
-        if units not in ("standardized", "input"):
-            raise ValueError(f"units must be 'standardized' or 'input', got {units!r}.")
-        scale = 1.0
-        if units == "input" and self.scaling == "standard":
-            scale = float(np.mean(self.scale_std_))
         return export_policy(
             self.module_.augmentation,
             sfreq=self.sfreq_,
             ch_names=self.ch_names_,
             positions=self.positions_,
-            noise_scale=scale,
+            noise_scale=self._noise_scale(units),
             random_state=random_state,
         )

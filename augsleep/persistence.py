@@ -7,7 +7,8 @@ the first ``AugNetClassifier.save``):
 - ``"version"``: 1;
 - ``"params"``: ``get_params(deep=False)``, arrays as lists;
 - ``"fitted"``: the fitted attributes (floating arrays as tensors, ``classes_``
-  as a list);
+  as a list, DataFrames such as ``search_history_`` as
+  ``{"__dataframe__": dict of lists}``);
 - ``"history"``: ``history_`` as a dict of lists;
 - ``"state_dict"``: the network's weights, on the CPU.
 
@@ -29,6 +30,8 @@ from torch import Tensor
 from augsleep.methods.base import COMPUTE_TIME_KEYS
 
 FORMAT_VERSION = 1
+#: Key under which a fitted DataFrame (e.g. ``search_history_``) is written.
+_FRAME = "__dataframe__"
 
 
 def format_name(cls: type) -> str:
@@ -62,6 +65,9 @@ def save(estimator, path) -> None:
         value = getattr(estimator, name)
         if isinstance(value, np.ndarray):
             value = torch.from_numpy(value) if value.dtype.kind == "f" else value
+        elif isinstance(value, pd.DataFrame):
+            # Plain lists: torch.load(weights_only=True) reads no DataFrame.
+            value = {_FRAME: value.to_dict(orient="list")}
         fitted[name] = value
     fitted["classes_"] = estimator.classes_.tolist()
     params = {
@@ -148,6 +154,8 @@ def load(path, *, cls: type | None = None, trusted: bool = False, device=None):
     for name, value in payload["fitted"].items():
         if isinstance(value, Tensor):
             value = value.numpy()
+        elif isinstance(value, dict) and set(value) == {_FRAME}:
+            value = pd.DataFrame(value[_FRAME])
         setattr(est, name, value)
     est.classes_ = np.asarray(est.classes_)
     if est.positions_ is not None:

@@ -44,6 +44,7 @@ from augsleep.augment.regularizers import (
     lambda_at,
     regularization,
 )
+from augsleep.augment.training_only import TrainingOnly
 
 #: Names served from :mod:`augsleep.augment.export` on first access.
 _EXPORT = ("TransformChoice", "export_policy")
@@ -73,6 +74,7 @@ __all__ = [
     "LambdaLike",
     "Policy",
     "RandAugment",
+    "TrainingOnly",
     "TransformChoice",
     "export_policy",
     "lambda_at",

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from augsleep._validation import check_eeg_batch
+from augsleep.augment.layers import SUMMARY_COLUMNS
 from augsleep.transforms import DifferentiableTransform
 from augsleep.transforms.base import clamp_straight_through
 
@@ -386,6 +387,30 @@ class Policy(nn.Module):
                         }
                     )
         return pd.DataFrame(rows, columns=list(POLICY_COLUMNS))
+
+    def summary(self) -> pd.DataFrame:
+        """Describe the policy in the columns of the estimators' summaries.
+
+        Returns
+        -------
+        summary : DataFrame
+            Columns of :data:`augsleep.augment.SUMMARY_COLUMNS`, one row per
+            (sub-policy, stage, operation) that can be drawn: ``layer`` is the
+            stage, ``weight`` the probability that a window gets that operation
+            from that sub-policy at that stage (sub-policy weight x operation
+            weight x probability), then ``magnitude``, ``physical_value``
+            (NaN for operations without a magnitude) and ``unit``.
+        """
+        frame = self.to_frame(all_operations=True)
+        sub_weights = self.subpolicy_weights.detach().cpu().numpy()
+        frame = frame[frame["weight"] > 0].copy()
+        frame["weight"] = (
+            sub_weights[frame["subpolicy"].to_numpy()]
+            * frame["weight"]
+            * frame["probability"]
+        )
+        frame = frame.rename(columns={"stage": "layer"})
+        return frame[list(SUMMARY_COLUMNS)].reset_index(drop=True)
 
     def choices(self) -> list[list[tuple[str, float, float]]]:
         """Return the most probable operation of every stage (`from_choices` form).

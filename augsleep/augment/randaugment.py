@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from augsleep._validation import check_eeg_batch
+from augsleep.augment.layers import SUMMARY_COLUMNS
 from augsleep.transforms import DifferentiableTransform
 
 
@@ -125,6 +126,22 @@ class RandAugment(nn.Module):
                 }
             )
         return pd.DataFrame(rows)
+
+    def summary(self) -> pd.DataFrame:
+        """Describe RandAugment in the columns of the estimators' summaries.
+
+        Returns
+        -------
+        summary : DataFrame
+            Columns of :data:`augsleep.augment.SUMMARY_COLUMNS`, one row per
+            operation (``layer`` 0): ``weight`` is the probability that a batch
+            gets it at least once, then ``magnitude``, ``physical_value`` and
+            ``unit``.
+        """
+        frame = self.to_frame()
+        frame.insert(0, "layer", 0)
+        frame["weight"] = frame.pop("probability")
+        return frame[list(SUMMARY_COLUMNS)]
 
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
         return f"n_ops={self.n_ops}, magnitude={self.magnitude:g}"

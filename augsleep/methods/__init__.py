@@ -11,6 +11,7 @@ hooks of :mod:`augsleep.methods.base`, registered below.
 from augsleep.methods.base import BaseSleepClassifier
 from augsleep.methods.fixed import FixedAugmentationClassifier
 from augsleep.methods.none import NoAugmentationClassifier
+from augsleep.methods.randaugment import RandAugmentClassifier
 
 # isort: split
 # After base, which augsleep.estimator subclasses: augsleep/__init__.py imports
@@ -24,6 +25,7 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "fixed": FixedAugmentationClassifier,
     "augnet": AugNetClassifier,
     "augerino": AugerinoClassifier,
+    "randaugment": RandAugmentClassifier,
 }
 
 __all__ = [
@@ -33,4 +35,5 @@ __all__ = [
     "BaseSleepClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",
+    "RandAugmentClassifier",
 ]

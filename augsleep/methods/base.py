@@ -54,7 +54,6 @@ from torch import Tensor, nn
 
 from augsleep.methods._docs import fill_doc
 from augsleep.methods._fixed import (
-    SUMMARY_COLUMNS,
     FixedAugmentationTrunk,
     describe_transforms,
     reseed_transforms,
@@ -472,6 +471,26 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
             self.module_, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay
         )
 
+    def _noise_scale(self, units: str) -> float:
+        """Factor from the model's units to ``units`` for exported noise levels.
+
+        Parameters
+        ----------
+        units : {"standardized", "input"}
+            ``"standardized"``: the scaled data the model saw (factor 1);
+            ``"input"``: the data given to ``fit`` (the mean channel standard
+            deviation under ``scaling="standard"``).
+
+        Returns
+        -------
+        scale : float
+        """
+        if units not in ("standardized", "input"):
+            raise ValueError(f"units must be 'standardized' or 'input', got {units!r}.")
+        if units == "input" and self.scaling == "standard":
+            return float(np.mean(self.scale_std_))
+        return 1.0
+
     def _class_weights(self, y_enc: np.ndarray) -> Tensor | None:
         n_classes = len(self.classes_)
         if self.class_weight is None:
@@ -531,11 +550,11 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _summary(self) -> pd.DataFrame:
-        if not self.module_.augmentation.is_identity:
-            return self.module_.augmentation.summary()
-        if isinstance(self.module_.trunk, FixedAugmentationTrunk):
+        # Learned layers, a training-only policy, or (empty) the identity.
+        summary = self.module_.augmentation.summary()
+        if summary.empty and isinstance(self.module_.trunk, FixedAugmentationTrunk):
             return describe_transforms(self.module_.trunk.transforms)
-        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+        return summary
 
     # -------------------------------------------------------------- predict
     def _predict_log_proba_tensor(self, X_t: Tensor, seed: int, n_copies=None):

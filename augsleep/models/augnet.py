@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from augsleep._validation import check_eeg_batch
 from augsleep.augment.layers import AugmentationModule, Identity
+from augsleep.augment.training_only import TrainingOnly
 
 
 def _check_n_copies(value, name: str) -> int:
@@ -26,11 +27,13 @@ class AugNet(nn.Module):
     trunk : nn.Module
         Network mapping (n_windows, n_channels, n_times) to logits
         (n_windows, n_classes), e.g. braindecode's ``SleepStagerChambon2018``.
-    augmentation : AugmentationModule | Identity | None
+    augmentation : AugmentationModule | Identity | TrainingOnly | None
         Learnable augmentation; :class:`~augsleep.augment.Identity` gives the
         trunk alone (no augmentation, one copy whatever C: copies of the identity
         are identical), trained and evaluated through the same code. ``None``
-        means ``Identity()``.
+        means ``Identity()``. A :class:`~augsleep.augment.TrainingOnly` policy
+        (the ADA methods) augments training batches and is the identity in
+        evaluation.
     n_copies_train : int
         Number of augmented copies C in training mode (the paper uses 1).
     n_copies_eval : int
@@ -65,7 +68,7 @@ class AugNet(nn.Module):
     def __init__(
         self,
         trunk: nn.Module,
-        augmentation: AugmentationModule | Identity | None,
+        augmentation: AugmentationModule | Identity | TrainingOnly | None,
         n_copies_train: int = 1,
         n_copies_eval: int = 20,
         max_windows_per_forward: int | None = None,
@@ -73,11 +76,12 @@ class AugNet(nn.Module):
         super().__init__()
         if augmentation is None:
             augmentation = Identity()
-        if not isinstance(augmentation, AugmentationModule | Identity):
+        if not isinstance(augmentation, AugmentationModule | Identity | TrainingOnly):
             kind = type(augmentation)
             raise TypeError(
                 "augmentation must be an AugmentationModule, an "
-                "augsleep.augment.Identity or None (no augmentation), got "
+                "augsleep.augment.Identity, a TrainingOnly policy or None (no "
+                "augmentation), got "
                 f"{kind.__module__}.{kind.__qualname__}."
             )
         self.trunk = trunk

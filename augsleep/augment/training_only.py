@@ -1,0 +1,99 @@
+"""Augmentation of training batches only: how ADA methods use their policies.
+
+The automatic data augmentation methods (RandAugment, AutoAugment, Fast and
+Faster AutoAugment, DADA, ADDA) augment training batches with the policy they
+found and predict with the trunk alone. :class:`TrainingOnly` wraps such a policy
+so that :class:`augsleep.models.AugNet` runs it in training mode and is the
+identity in evaluation mode (one copy, no draw), through the same fit loop as
+every other method.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from augsleep.augment.layers import SUMMARY_COLUMNS
+
+
+class TrainingOnly(nn.Module):
+    """Apply a policy to training batches; pass evaluation batches unchanged.
+
+    Parameters
+    ----------
+    policy : nn.Module
+        Called as ``policy(X, generator)`` on a batch (n_windows, n_channels,
+        n_times), e.g. a :class:`~augsleep.augment.Policy` or
+        :class:`~augsleep.augment.RandAugment`; its ``summary()`` describes it.
+
+    Notes
+    -----
+    :attr:`is_identity` follows the mode: ``True`` in evaluation, so that AugNet
+    predicts with the trunk alone on one copy. The policy's parameters are not
+    trained here (no regulariser, no magnitude projection); a method that
+    learns them does so in its own search phase.
+    """
+
+    def __init__(self, policy: nn.Module):
+        super().__init__()
+        if not callable(getattr(policy, "summary", None)):
+            raise TypeError(
+                "policy must be an nn.Module with a summary() method (a Policy or "
+                f"RandAugment), got {type(policy).__name__}."
+            )
+        self.policy = policy
+
+    @property
+    def is_identity(self) -> bool:
+        """Whether the batch passes unchanged: in evaluation mode."""
+        return not self.training
+
+    @property
+    def weights(self) -> Tensor:
+        """No learned layer weights: an empty tensor, shape (0,)."""
+        return torch.zeros(0)
+
+    @property
+    def magnitudes(self) -> Tensor:
+        """No learned layer magnitudes: an empty tensor, shape (0,)."""
+        return torch.zeros(0)
+
+    def clamp_magnitudes_(self) -> None:
+        """Do nothing: the policy is not trained by the fit loop."""
+
+    def summary(self) -> pd.DataFrame:
+        """Describe the policy in the columns of :data:`SUMMARY_COLUMNS`.
+
+        Returns
+        -------
+        summary : DataFrame
+            The policy's ``summary()``.
+        """
+        return self.policy.summary()[list(SUMMARY_COLUMNS)]
+
+    def state_record(self) -> dict[str, float]:
+        """Return an empty record: nothing is learned across epochs.
+
+        Returns
+        -------
+        record : dict
+            ``{}``.
+        """
+        return {}
+
+    def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Augment a training batch; return an evaluation batch unchanged.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch of EEG windows.
+        generator : torch.Generator | None
+            Source of the policy's random draws.
+
+        Returns
+        -------
+        X_aug : Tensor, shape (n_windows, n_channels, n_times)
+        """
+        return self.policy(X, generator) if self.training else X
