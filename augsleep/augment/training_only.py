@@ -14,10 +14,10 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from augsleep.augment.layers import SUMMARY_COLUMNS
+from augsleep.augment.layers import SUMMARY_COLUMNS, Identity
 
 
-class TrainingOnly(nn.Module):
+class TrainingOnly(Identity):
     """Apply a policy to training batches; pass evaluation batches unchanged.
 
     Parameters
@@ -30,9 +30,10 @@ class TrainingOnly(nn.Module):
     Notes
     -----
     :attr:`is_identity` follows the mode: ``True`` in evaluation, so that AugNet
-    predicts with the trunk alone on one copy. The policy's parameters are not
-    trained here (no regulariser, no magnitude projection); a method that
-    learns them does so in its own search phase.
+    predicts with the trunk alone on one copy. Otherwise it is an
+    :class:`~augsleep.augment.Identity` to the fit loop: no layer weights or
+    magnitudes, no regulariser, nothing to project, an empty history record;
+    a method that learns its policy does so in its own search phase.
     """
 
     def __init__(self, policy: nn.Module):
@@ -49,19 +50,6 @@ class TrainingOnly(nn.Module):
         """Whether the batch passes unchanged: in evaluation mode."""
         return not self.training
 
-    @property
-    def weights(self) -> Tensor:
-        """No learned layer weights: an empty tensor, shape (0,)."""
-        return torch.zeros(0)
-
-    @property
-    def magnitudes(self) -> Tensor:
-        """No learned layer magnitudes: an empty tensor, shape (0,)."""
-        return torch.zeros(0)
-
-    def clamp_magnitudes_(self) -> None:
-        """Do nothing: the policy is not trained by the fit loop."""
-
     def summary(self) -> pd.DataFrame:
         """Describe the policy in the columns of :data:`SUMMARY_COLUMNS`.
 
@@ -71,16 +59,6 @@ class TrainingOnly(nn.Module):
             The policy's ``summary()``.
         """
         return self.policy.summary()[list(SUMMARY_COLUMNS)]
-
-    def state_record(self) -> dict[str, float]:
-        """Return an empty record: nothing is learned across epochs.
-
-        Returns
-        -------
-        record : dict
-            ``{}``.
-        """
-        return {}
 
     def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Augment a training batch; return an evaluation batch unchanged.

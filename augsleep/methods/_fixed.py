@@ -9,15 +9,10 @@ import numpy as np
 import pandas as pd
 from torch import Tensor, nn
 
-#: Columns of every estimator's ``augmentation_summary_``.
-SUMMARY_COLUMNS = [
-    "layer",
-    "transform",
-    "weight",
-    "magnitude",
-    "physical_value",
-    "unit",
-]
+from augsleep.augment.layers import SUMMARY_COLUMNS as _COLUMNS
+
+#: Columns of every estimator's ``augmentation_summary_`` (those of the layers').
+SUMMARY_COLUMNS = list(_COLUMNS)
 
 # braindecode class -> (augsleep name, strength attribute, factor, unit). The
 # strength is reported in the units of augsleep's transforms of the same name.
