@@ -33,16 +33,16 @@ from bench_estimator_speed import CountOps  # noqa: E402 (same folder)
 from braindecode.augmentation import functional as bdf  # noqa: E402
 
 from augsleep.augment import make_sleep_augmentation, regularization  # noqa: E402
+from augsleep.channels import (  # noqa: E402
+    homologous_permutation,
+    standard_positions,
+)
 from augsleep.models import AugNet, chambon_trunk  # noqa: E402
 from augsleep.training import (  # noqa: E402
     CPU_TRUNK_CHUNK_VALUES,
     predict_batch_size,
 )
 from augsleep.transforms import TRANSFORMS, make_transform  # noqa: E402
-from augsleep.transforms.sensors import (  # noqa: E402
-    homologous_permutation,
-    standard_positions,
-)
 
 CHANNELS = ["C3", "C4", "F3", "F4", "O1", "O2"]
 SFREQ = 100.0
@@ -134,14 +134,16 @@ def bench_transforms(device, repeats, batch_size):
     W = torch.randn_like(X)
     reference = braindecode_ops(X, positions)
     rows = []
+    # The magnitude collects its gradient, as a layer's magnitudes do.
+    mu = torch.tensor(0.5, device=device, requires_grad=True)
     for name in TRANSFORMS:
         t = make_transform(
-            name, 0.5, sfreq=SFREQ, ch_names=CHANNELS, positions=positions
+            name, sfreq=SFREQ, ch_names=CHANNELS, positions=positions
         ).to(device)
         X_grad = X.clone().requires_grad_(True)
 
         def ours(t=t, X_grad=X_grad):
-            (t(X_grad, g) * W).sum().backward()
+            (t(X_grad, mu, g) * W).sum().backward()
 
         row = {"transform": name}
         if name not in reference:

@@ -38,9 +38,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from augsleep.augment import regularization
+from augsleep.channels import standard_positions
 from augsleep.estimator import AugNetClassifier
 from augsleep.training import make_optimizer
-from augsleep.transforms.sensors import standard_positions
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sleep-edf-5s"
 CHANNELS = ["C3", "C4", "F3", "F4", "O1", "O2"]

@@ -32,9 +32,9 @@ def measure(batch_size, n_copies, n_windows):
     import torch
 
     from augsleep.augment import make_sleep_augmentation
+    from augsleep.channels import standard_positions
     from augsleep.models import AugNet, chambon_trunk
     from augsleep.training import CPU_TRUNK_CHUNK_VALUES, predict_log_proba
-    from augsleep.transforms.sensors import standard_positions
 
     torch.manual_seed(0)
     augmentation = make_sleep_augmentation(
