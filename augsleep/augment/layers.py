@@ -16,13 +16,16 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from augsleep._validation import check_eeg_batch
+from augsleep._validation import check_eeg_batch, check_finite_number
 from augsleep.transforms import DifferentiableTransform, make_transform
+from augsleep.transforms._sampling import compute_dtype
 from augsleep.transforms.base import (
     ChannelMixingTransform,
     SpectralTransform,
     check_magnitude,
     clamp_straight_through,
+    irfft_time,
+    rfft_time,
 )
 
 #: Columns of :meth:`AugmentationModule.summary` (and of :meth:`Identity.summary`).
@@ -44,8 +47,9 @@ class AugLayer(nn.Module):
     transforms : sequence of DifferentiableTransform
         The ``Q`` candidate transforms.
     temperature : float
-        Softmax temperature: ``w = softmax(w_raw / temperature)``. Small values make
-        the weights react faster to gradients (the paper used 0.01 on sinusoids).
+        Softmax temperature: ``w = softmax(w_raw / temperature)``, positive and
+        finite. Small values make the weights react faster to gradients (the paper
+        used 0.01 on sinusoids).
     initial_weights : sequence of float | None
         Initial probabilities ``w`` (positive, summing to 1). ``None`` is uniform.
     initial_magnitudes : float | sequence of float
@@ -88,6 +92,11 @@ class AugLayer(nn.Module):
     evaluation costs one transform pass per layer instead of ``Q``. As the C copies
     of a window sit ``n_windows`` rows apart, they are spread over the transforms in
     proportion to ``w`` (stratified), which lowers the variance of the average.
+
+    A half-precision batch (float16, bfloat16) comes out in its dtype; the
+    weights, magnitudes, parameters and FFTs are float32 (see
+    :mod:`augsleep.transforms.base`). A batch of 0 windows gives a batch of 0
+    windows, in both modes.
     """
 
     def __init__(
@@ -106,10 +115,8 @@ class AugLayer(nn.Module):
                     "transforms must be DifferentiableTransform instances, got "
                     f"{type(t).__name__}."
                 )
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature}.")
+        self.temperature = check_finite_number(temperature, "temperature", "AugLayer")
         self.transforms = nn.ModuleList(transforms)
-        self.temperature = float(temperature)
         if initial_weights is None:
             raw = torch.zeros(len(transforms))
         else:
@@ -162,12 +169,17 @@ class AugLayer(nn.Module):
         X_aug : Tensor, shape (n_windows, n_channels, n_times)
         """
         check_eeg_batch(X, name="X", check_finite=False)
-        weights = self.weights.to(X.dtype)
+        # float32 for half-precision data, as the transforms' draws.
+        dtype = compute_dtype(X.dtype)
+        weights = self.weights.to(dtype)
         # One clamp for the whole layer, passed to each transform's draws.
-        magnitudes = self.magnitudes.to(X.dtype).unbind()
+        magnitudes = self.magnitudes.to(dtype).unbind()
         if self.training:
             return self._weighted_sum(X, weights, magnitudes, generator)
         n = len(X)
+        if n == 0:
+            # No example to draw a transform for (multinomial refuses n = 0).
+            return torch.empty_like(X)
         device = generator.device if generator is not None else X.device
         draws = torch.multinomial(
             weights.detach().to(device), n, replacement=True, generator=generator
@@ -221,14 +233,14 @@ class AugLayer(nn.Module):
             > 1
         )
         fuse_maps = sum(isinstance(t, ChannelMixingTransform) for t in transforms) > 1
-        spectrum = torch.fft.rfft(X, dim=-1) if sum(spectral) > 1 else None
+        spectrum = rfft_time(X) if sum(spectral) > 1 else None
         out = multiplier = filter_weight = delta = map_weight = None
         for w, mu, t, is_spectral in zip(
             weights, magnitudes, transforms, spectral, strict=True
         ):
             params = t.sample_parameters(X, mu, generator)
             if fuse_filters and is_spectral and t.is_filter:
-                m = w * t.spectral_multiplier(params.to(X.dtype), n_times)
+                m = w * t.spectral_multiplier(params.to(w.dtype), n_times)
                 multiplier = m if multiplier is None else multiplier + m
                 filter_weight = w if filter_weight is None else filter_weight + w
                 continue
@@ -244,8 +256,9 @@ class AugLayer(nn.Module):
             # addcmul fuses the multiply and the add: one pass per transform.
             out = w * X_q if out is None else torch.addcmul(out, w, X_q)
         if multiplier is not None:
-            X_f = torch.fft.irfft(spectrum * multiplier, n=n_times, dim=-1)
-            X_f = torch.addcmul(X_f, filter_weight, X)
+            X_f = irfft_time(spectrum * multiplier, n_times)
+            # In float32 for half-precision data, rounded once to X's dtype.
+            X_f = torch.addcmul(X_f, filter_weight, X.to(X_f.dtype)).to(X.dtype)
             out = X_f if out is None else out + X_f
         if delta is not None:
             X_m = torch.addcmul(torch.bmm(delta, X), map_weight, X)

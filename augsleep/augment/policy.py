@@ -24,9 +24,10 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from augsleep._validation import check_eeg_batch
+from augsleep._validation import check_eeg_batch, check_finite_number
 from augsleep.augment.layers import SUMMARY_COLUMNS
 from augsleep.transforms import DifferentiableTransform
+from augsleep.transforms._sampling import compute_dtype
 from augsleep.transforms.base import clamp_straight_through
 
 #: Columns of :meth:`Policy.to_frame`.
@@ -74,7 +75,8 @@ class Policy(nn.Module):
     subpolicy_weights : array-like, shape (K,) | None
         Initial probabilities of the sub-policies; ``None`` is uniform.
     temperature : float
-        Softmax temperature of the operation and sub-policy weights.
+        Softmax temperature of the operation and sub-policy weights, positive and
+        finite.
     mode : {"sample"}
         How :meth:`forward` augments (see :data:`MODES`).
 
@@ -124,8 +126,7 @@ class Policy(nn.Module):
         for name, value in (("n_subpolicies", n_subpolicies), ("n_stages", n_stages)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}.")
+        temperature = check_finite_number(temperature, "temperature", "Policy")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
         self.operations = nn.ModuleList(operations)
@@ -305,13 +306,16 @@ class Policy(nn.Module):
     def _sample(self, X: Tensor, generator: torch.Generator | None) -> Tensor:
         """``"sample"`` mode (see the class notes)."""
         n = len(X)
+        if n == 0:
+            return X  # no window to draw for (multinomial refuses n = 0)
         device = generator.device if generator is not None else X.device
         subpolicy = torch.multinomial(
             self.subpolicy_weights.detach().to(device), n, True, generator=generator
         )
         op_weights = self.op_weights.detach().to(device)
         probabilities = self.probabilities.detach().to(device)
-        magnitudes = self.magnitudes.to(X.dtype)
+        # float32 for half-precision data, as the transforms' draws.
+        magnitudes = self.magnitudes.to(compute_dtype(X.dtype))
         for s in range(self.n_stages):
             ops = torch.multinomial(
                 op_weights[subpolicy, s], 1, True, generator=generator

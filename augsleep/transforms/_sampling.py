@@ -5,26 +5,52 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+#: Dtypes that the transforms store data in but do not compute in.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Dtype the transforms draw their parameters and compute in, for data of ``dtype``.
+
+    float32 for float16 and bfloat16 batches, ``dtype`` itself otherwise. Half
+    precision holds the data, but not the parameters: a float16 sample index is
+    off by up to 1 above 2048 (bfloat16: above 256), a bfloat16 magnitude keeps
+    3 significant digits, and torch's CPU FFT has no half precision at all.
+
+    Parameters
+    ----------
+    dtype : torch.dtype
+        Floating dtype of the data.
+
+    Returns
+    -------
+    dtype : torch.dtype
+    """
+    return torch.float32 if dtype in HALF_DTYPES else dtype
+
 
 def uniform(
     shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Draw U(0, 1) noise of ``shape`` with ``like``'s dtype and device.
+    """Draw U(0, 1) noise of ``shape`` on ``like``'s device.
 
-    The draw happens on the generator's device (so a CPU generator seeds CUDA
-    runs too) and is then moved next to ``like``.
+    In :func:`compute_dtype` of ``like``'s dtype (float32 for half-precision
+    data). The draw happens on the generator's device (so a CPU generator seeds
+    CUDA runs too) and is then moved next to ``like``.
     """
     device = generator.device if generator is not None else like.device
-    u = torch.rand(shape, generator=generator, device=device, dtype=like.dtype)
+    dtype = compute_dtype(like.dtype)
+    u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
     return u.to(like.device)
 
 
 def normal(
     shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Draw N(0, 1) noise of ``shape`` with ``like``'s dtype and device."""
+    """Draw N(0, 1) noise of ``shape`` on ``like``'s device (see :func:`uniform`)."""
     device = generator.device if generator is not None else like.device
-    z = torch.randn(shape, generator=generator, device=device, dtype=like.dtype)
+    dtype = compute_dtype(like.dtype)
+    z = torch.randn(shape, generator=generator, device=device, dtype=dtype)
     return z.to(like.device)
 
 
@@ -49,7 +75,8 @@ def relaxed_bernoulli(
     shape : tuple of int
         Shape of the gates.
     like : Tensor
-        Tensor whose dtype and device the gates take.
+        Tensor whose device the gates take, and whose dtype (through
+        :func:`compute_dtype`).
     temperature : float
         Relaxation temperature (> 0).
     generator : torch.Generator | None
@@ -59,10 +86,11 @@ def relaxed_bernoulli(
     -------
     gates : Tensor, shape ``shape``
     """
-    eps = torch.finfo(like.dtype).eps
+    dtype = compute_dtype(like.dtype)
+    eps = torch.finfo(dtype).eps
     # logit(x, eps) clamps x to [eps, 1 - eps] first (same values and gradient
     # as a separate clamp, one op less).
-    logit_p = torch.logit(probability.to(like.dtype), eps)
+    logit_p = torch.logit(probability.to(dtype), eps)
     u = uniform(shape, like, generator)
     gates = torch.sigmoid((torch.logit(u, eps) + logit_p) / temperature)
     return gates.masked_fill(probability <= 0, 0.0)

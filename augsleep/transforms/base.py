@@ -12,6 +12,11 @@ steps so that tests and users can look at the random part on its own:
 
 :meth:`DifferentiableTransform.at` fixes the magnitude, for the places that take a
 transform as a callable ``X -> T(X)``.
+
+Half-precision batches (float16, bfloat16) are transformed in their own dtype:
+the parameters are drawn, and the FFTs, sample times and mask positions computed,
+in float32 (:func:`~augsleep.transforms._sampling.compute_dtype`), and the result
+is rounded to the batch's dtype. Batches of 0 windows give batches of 0 windows.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from augsleep._validation import check_eeg_batch
-from augsleep.transforms._sampling import relaxed_bernoulli
+from augsleep._validation import check_eeg_batch, check_finite_number
+from augsleep.transforms._sampling import compute_dtype, relaxed_bernoulli
 
 
 def clamp_straight_through(raw: Tensor) -> Tensor:
@@ -97,6 +102,11 @@ class DifferentiableTransform(nn.Module):
         Other configuration of the subclass, among :attr:`config_names` (e.g.
         ``sfreq``), stored as plain attributes of the same names.
 
+    Raises
+    ------
+    ValueError
+        If ``max_value`` is not a positive finite number.
+
     Notes
     -----
     A magnitude is either a float in [0, 1], checked, or a 0-d tensor that
@@ -136,11 +146,8 @@ class DifferentiableTransform(nn.Module):
             )
         if max_value is None:
             max_value = self.default_max_value
-        if not max_value > 0:
-            raise ValueError(
-                f"{type(self).__name__}: max_value must be positive, got {max_value}."
-            )
-        self.max_value = float(max_value)
+        owner = type(self).__name__
+        self.max_value = check_finite_number(max_value, "max_value", owner)
         for key, value in config.items():
             setattr(self, key, value)
 
@@ -165,7 +172,10 @@ class DifferentiableTransform(nn.Module):
         return self._magnitude_value(magnitude) * self.max_value
 
     def magnitude_like(self, X: Tensor, magnitude) -> Tensor:
-        """``mu`` in ``X``'s dtype and on ``X``'s device, with its gradient.
+        """``mu`` on ``X``'s device, with its gradient, in the dtype of the draws.
+
+        That dtype is ``X``'s, or float32 for a half-precision ``X``
+        (:func:`~augsleep.transforms._sampling.compute_dtype`).
 
         Parameters
         ----------
@@ -185,9 +195,9 @@ class DifferentiableTransform(nn.Module):
                     f"{type(self).__name__}: magnitude must be a 0-d tensor, got "
                     f"shape {tuple(magnitude.shape)}."
                 )
-            return magnitude.to(dtype=X.dtype, device=X.device)
+            return magnitude.to(dtype=compute_dtype(X.dtype), device=X.device)
         value = check_magnitude(magnitude, type(self).__name__)
-        return torch.tensor(value, dtype=X.dtype, device=X.device)
+        return torch.tensor(value, dtype=compute_dtype(X.dtype), device=X.device)
 
     def sample_parameters(
         self,
@@ -211,7 +221,8 @@ class DifferentiableTransform(nn.Module):
         -------
         params : Tensor
             Physical parameters, differentiable with respect to ``mu``. Their
-            first dimension is ``n_windows``.
+            first dimension is ``n_windows``; their dtype is ``X``'s, or float32
+            for a half-precision ``X``.
         """
         raise NotImplementedError
 
@@ -344,6 +355,54 @@ class FixedMagnitude(nn.Module):
         return f"magnitude={self.magnitude:g}"
 
 
+def rfft_time(X: Tensor) -> Tensor:
+    """Real FFT of a batch along time, in :func:`compute_dtype` of its dtype.
+
+    ``torch.fft.rfft(X, dim=-1)``, except that a half-precision ``X`` is
+    transformed in float32 (torch's CPU FFT has no half precision, its CUDA FFT
+    only for powers of two) and that an empty ``X`` (0 windows, channels or
+    samples), which the FFT libraries refuse, gives an empty spectrum.
+
+    Parameters
+    ----------
+    X : Tensor, shape (..., n_times)
+        Real signals.
+
+    Returns
+    -------
+    spectrum : Tensor, shape (..., n_times // 2 + 1)
+        Complex64 for float32 and half-precision ``X``, complex128 for float64.
+    """
+    X = X.to(compute_dtype(X.dtype))
+    if X.numel() == 0:
+        shape = (*X.shape[:-1], X.shape[-1] // 2 + 1)
+        return X.new_zeros(shape, dtype=torch.promote_types(X.dtype, torch.complex64))
+    return torch.fft.rfft(X, dim=-1)
+
+
+def irfft_time(spectrum: Tensor, n_times: int) -> Tensor:
+    """Inverse of :func:`rfft_time`: ``torch.fft.irfft(spectrum, n=n_times, dim=-1)``.
+
+    An empty ``spectrum`` gives an empty result instead of an FFT library error.
+
+    Parameters
+    ----------
+    spectrum : Tensor, shape (..., n_times // 2 + 1)
+        Complex (or real) spectrum.
+    n_times : int
+        Length of the signals.
+
+    Returns
+    -------
+    X : Tensor, shape (..., n_times)
+        Real, float32 for a complex64 spectrum, float64 for complex128.
+    """
+    if spectrum.numel() == 0:
+        dtype = spectrum.real.dtype if spectrum.is_complex() else spectrum.dtype
+        return spectrum.new_zeros((*spectrum.shape[:-1], n_times), dtype=dtype)
+    return torch.fft.irfft(spectrum, n=n_times, dim=-1)
+
+
 class SpectralTransform(DifferentiableTransform):
     """Base of the transforms computed from the window's real FFT.
 
@@ -360,6 +419,9 @@ class SpectralTransform(DifferentiableTransform):
     transforms, which are small when shared across channels, and applies them
     with a single multiplication and inverse FFT), or :meth:`apply_spectrum`
     itself.
+
+    The FFTs of a half-precision batch are computed in float32 (see
+    :func:`rfft_time`); the result is rounded once to the batch's dtype.
     """
 
     #: Whether ``T(x) = x + irfft(rfft(x) * spectral_multiplier(params, n_times))``.
@@ -371,7 +433,8 @@ class SpectralTransform(DifferentiableTransform):
         Parameters
         ----------
         params : Tensor
-            Output of :meth:`sample_parameters`, in the data's dtype.
+            Output of :meth:`sample_parameters`, in the dtype of the spectrum's
+            real part (float32 for half-precision data).
         n_times : int
             Length of the windows (the spectrum alone does not tell odd from even).
 
@@ -392,7 +455,8 @@ class SpectralTransform(DifferentiableTransform):
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch to transform.
         spectrum : Tensor, shape (n_windows, n_channels, n_times // 2 + 1)
-            ``torch.fft.rfft(X, dim=-1)``.
+            ``rfft_time(X)``: ``torch.fft.rfft(X, dim=-1)``, computed in float32
+            for a half-precision ``X``.
         params : Tensor
             Output of :meth:`sample_parameters` for ``X``.
         out : Tensor | None
@@ -401,11 +465,14 @@ class SpectralTransform(DifferentiableTransform):
         Returns
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
+            In ``X``'s dtype.
         """
         n_times = X.shape[-1]
-        multiplier = self.spectral_multiplier(params.to(X.dtype), n_times)
-        filtered = torch.fft.irfft(spectrum * multiplier, n=n_times, dim=-1)
-        return torch.add(X, filtered, out=out)
+        spectrum = _spectrum_in_compute_dtype(spectrum, X)
+        dtype = spectrum.real.dtype
+        multiplier = self.spectral_multiplier(params.to(dtype), n_times)
+        filtered = irfft_time(spectrum * multiplier, n_times)
+        return _rounded(torch.add(X.to(dtype), filtered, out=out), X)
 
     def apply(self, X: Tensor, params: Tensor, out: Tensor | None = None) -> Tensor:
         """Apply the transform with given parameters.
@@ -423,7 +490,22 @@ class SpectralTransform(DifferentiableTransform):
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
         """
-        return self.apply_spectrum(X, torch.fft.rfft(X, dim=-1), params, out=out)
+        return self.apply_spectrum(X, rfft_time(X), params, out=out)
+
+
+def _spectrum_in_compute_dtype(spectrum: Tensor, X: Tensor) -> Tensor:
+    """``spectrum`` as the complex dtype :func:`rfft_time` gives for ``X``."""
+    expected = torch.promote_types(compute_dtype(X.dtype), torch.complex64)
+    return spectrum if spectrum.dtype == expected else spectrum.to(expected)
+
+
+def _rounded(result: Tensor, X: Tensor) -> Tensor:
+    """Round a result computed in float32 for a half-precision ``X`` to its dtype.
+
+    A no-op for full-precision data, and for a result written into ``out=``
+    (which already has ``X``'s dtype).
+    """
+    return result.to(X.dtype)
 
 
 class ChannelMixingTransform:
@@ -467,9 +549,10 @@ class ProbabilityTransform(DifferentiableTransform):
     max_value : float | None
         Probability that ``mu = 1`` maps to (at most 1; default 1).
     temperature : float
-        Temperature of the relaxed Bernoulli gates (default 0.1). Lower is closer
-        to hard 0/1 gates but has larger-variance gradients: with ``T = 0.1`` about
-        85 % of the gates drawn at ``p = 0.5`` lie within 0.05 of 0 or 1.
+        Temperature of the relaxed Bernoulli gates (default 0.1), positive and
+        finite. Lower is closer to hard 0/1 gates but has larger-variance
+        gradients: with ``T = 0.1`` about 85 % of the gates drawn at ``p = 0.5``
+        lie within 0.05 of 0 or 1.
     **config
         Configuration of the subclass (see :class:`DifferentiableTransform`).
     """
@@ -486,13 +569,9 @@ class ProbabilityTransform(DifferentiableTransform):
                 f"{type(self).__name__}: max_value is a probability and must be at "
                 f"most 1, got {self.max_value}."
             )
-        temperature = float(temperature)
-        if not temperature > 0:
-            raise ValueError(
-                f"{type(self).__name__}: temperature must be positive, got "
-                f"{temperature}."
-            )
-        self.temperature = temperature
+        self.temperature = check_finite_number(
+            temperature, "temperature", type(self).__name__
+        )
 
     def parameter_bounds(self, magnitude) -> tuple[float, float]:
         """Gates lie in [0, 1].

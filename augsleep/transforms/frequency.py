@@ -15,7 +15,12 @@ import torch
 from torch import Tensor
 
 from augsleep.transforms._sampling import uniform
-from augsleep.transforms.base import SpectralTransform
+from augsleep.transforms.base import (
+    SpectralTransform,
+    _rounded,
+    _spectrum_in_compute_dtype,
+    irfft_time,
+)
 
 # The cached constants below are built with inference mode off: a tensor made
 # under ``torch.inference_mode()`` (a user's prediction) cannot take part in a
@@ -275,7 +280,7 @@ class FrequencyShift(SpectralTransform):
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch to transform.
         spectrum : Tensor, shape (n_windows, n_channels, n_times // 2 + 1)
-            ``torch.fft.rfft(X, dim=-1)``.
+            :func:`~augsleep.transforms.base.rfft_time` of ``X``.
         params : Tensor, shape (n_windows,)
             Shifts in Hz from :meth:`sample_parameters`.
         out : Tensor | None
@@ -284,20 +289,24 @@ class FrequencyShift(SpectralTransform):
         Returns
         -------
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
+            In ``X``'s dtype (computed in float32 for a half-precision ``X``).
         """
         n_times = X.shape[-1]
+        spectrum = _spectrum_in_compute_dtype(spectrum, X)
+        dtype = spectrum.real.dtype
         # Only the imaginary part of the analytic signal is needed, i.e. the
         # Hilbert transform: a -90 degree phase on the positive frequencies (DC
         # and Nyquist, which are real, drop out), taken with one real inverse FFT
         # instead of the complex ifft of the whole analytic signal.
-        hilbert = torch.fft.irfft(
-            spectrum * _hilbert_rotation(n_times, spectrum.dtype, X.device),
-            n=n_times,
-            dim=-1,
+        hilbert = irfft_time(
+            spectrum * _hilbert_rotation(n_times, spectrum.dtype, X.device), n_times
         )
-        t = _sample_times(n_times, self.sfreq, X.dtype, X.device)
-        angle = torch.outer((2 * math.pi) * params.to(X.dtype), t)[:, None, :]
-        return torch.sub(X * torch.cos(angle), hilbert * torch.sin(angle), out=out)
+        t = _sample_times(n_times, self.sfreq, dtype, X.device)
+        angle = torch.outer((2 * math.pi) * params.to(dtype), t)[:, None, :]
+        shifted = torch.sub(
+            X.to(dtype) * torch.cos(angle), hilbert * torch.sin(angle), out=out
+        )
+        return _rounded(shifted, X)
 
     def extra_repr(self) -> str:
         """Describe the range and the sampling frequency."""
@@ -378,7 +387,7 @@ class BandstopFilter(SpectralTransform):
         nyquist = sfreq / 2
         if max_freq is None:
             max_freq = nyquist
-        if not 0 < max_freq <= nyquist:
+        if not 0 < max_freq <= nyquist:  # also refuses NaN and inf
             raise ValueError(
                 f"BandstopFilter: max_freq must lie in (0, sfreq / 2 = {nyquist:g}] "
                 f"Hz, got {max_freq}."

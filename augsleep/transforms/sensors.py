@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from augsleep._validation import check_count, check_finite_number
 from augsleep.channels import homologous_permutation
 from augsleep.transforms._sampling import uniform
 from augsleep.transforms._spherical_spline import (
@@ -461,7 +462,8 @@ class ChannelsShuffle(ProbabilityTransform):
             An exact channel permutation of each window of ``X``.
         """
         _check_params_shape(self, params, (*X.shape[:2], 2))
-        gates, keys = params[..., 0].to(X.dtype), params[..., 1]
+        # Selected from the gates as drawn (float32 for half-precision data).
+        gates, keys = params[..., 0], params[..., 1]
         perm = _masked_permutation(gates.detach() > 0.5, keys.detach())
         index = perm[:, :, None].expand_as(X)
         if not (torch.is_grad_enabled() and gates.requires_grad):
@@ -470,7 +472,8 @@ class ChannelsShuffle(ProbabilityTransform):
         shuffled = torch.gather(X, 1, index)
         # (g - g.detach()) is exactly 0, so the forward value is the hard shuffle
         # bit for bit; its gradient is dg/dmu times the detached displacement.
-        surrogate = (gates - gates.detach())[:, :, None] * (shuffled - X).detach()
+        zero = (gates - gates.detach()).to(X.dtype)
+        surrogate = zero[:, :, None] * (shuffled - X).detach()
         return torch.add(shuffled, surrogate, out=out)
 
 
@@ -501,11 +504,12 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         braindecode). For a fitted sphere pass
         ``mne.bem.fit_sphere_to_headshape(info, units="m")[1]``.
     alpha : float
-        Ridge regularisation of the spline (default ``1e-5``, as MNE).
+        Ridge regularisation of the spline (default ``1e-5``, as MNE),
+        non-negative and finite.
     stiffness : float
-        Spline stiffness (default 4, as MNE).
+        Spline stiffness (default 4, as MNE), positive and finite.
     n_legendre_terms : int
-        Legendre terms of the spline function (default 50, as MNE).
+        Legendre terms of the spline function (default 50, as MNE), at least 1.
 
     Notes
     -----
@@ -551,15 +555,22 @@ class SensorsRotation(ChannelMixingTransform, DifferentiableTransform):
         stiffness: float = 4.0,
         n_legendre_terms: int = 50,
     ):
+        owner = type(self).__name__
         if axis not in ("x", "y", "z"):
-            raise ValueError(f"axis must be 'x', 'y' or 'z', got {axis!r}.")
+            raise ValueError(f"{owner}: axis must be 'x', 'y' or 'z', got {axis!r}.")
         if positions is None:
             raise ValueError(
-                f"{type(self).__name__} requires positions, an array of shape "
+                f"{owner} requires positions, an array of shape "
                 "(n_channels, 3) (see positions_from_info and standard_positions); "
                 "got None."
             )
-        unit_positions = normalize_positions(positions, origin)
+        alpha = check_finite_number(alpha, "alpha", owner, allow_zero=True)
+        stiffness = check_finite_number(stiffness, "stiffness", owner)
+        n_legendre_terms = check_count(n_legendre_terms, "n_legendre_terms", owner)
+        try:
+            unit_positions = normalize_positions(positions, origin)
+        except ValueError as err:
+            raise ValueError(f"{owner}: {err}") from None
         if unit_positions.shape[0] < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 channels to interpolate, "

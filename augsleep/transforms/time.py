@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from augsleep.transforms._sampling import normal, uniform
+from augsleep.transforms._sampling import compute_dtype, normal, uniform
 from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
 
 
@@ -195,16 +195,19 @@ class SmoothTimeMask(DifferentiableTransform):
         X_tr : Tensor, shape (n_windows, n_channels, n_times)
         """
         n_times = X.shape[-1]
-        params = params.to(X.dtype)
+        # Sample positions in float32 for half-precision data: float16 holds
+        # the integers exactly up to 2048 only, bfloat16 up to 256.
+        dtype = compute_dtype(X.dtype)
+        params = params.to(dtype)
         length = params[:, 0].view(-1, 1, 1)
         start = params[:, 1].view(-1, 1, 1)
-        t = torch.arange(n_times, dtype=X.dtype, device=X.device)
+        t = torch.arange(n_times, dtype=dtype, device=X.device)
         # Edge steepness of braindecode's smooth_time_mask.
         s = 1000.0 / n_times
         inside = torch.sigmoid(s * (t - start)) - torch.sigmoid(
             s * (t - start - length)
         )
-        return torch.mul(X, 1 - inside, out=out)
+        return torch.mul(X, (1 - inside).to(X.dtype), out=out)
 
 
 class GaussianNoise(DifferentiableTransform):
