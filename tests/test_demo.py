@@ -90,7 +90,7 @@ def test_cli_demo_writes_results_and_figure(tmp_path, capsys):
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--copies", "0"]) == 2
-    assert "--copies must be >= 1" in capsys.readouterr().err
+    assert "argument --copies: must be an integer >= 1" in capsys.readouterr().err
 
 
 def test_history_figure_has_one_column_per_run_titled_by_run():
