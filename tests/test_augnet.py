@@ -148,3 +148,14 @@ def test_gradients_reach_trunk_weights_and_magnitudes(eeg_batch):
     grads = model.augmentation.layers[0]._magnitudes.grad
     assert grads is not None and torch.isfinite(grads).all() and len(grads) == 2
     assert any(np.abs(p.grad.numpy()).sum() > 0 for p in model.trunk.parameters())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_zero_windows_give_zero_predictions(training):
+    augmentation = AugmentationModule.from_names(
+        [["gaussian_noise", "frequency_shift"]], sfreq=100.0, magnitude=0.5
+    )
+    trunk = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2 * 100, 4))
+    model = AugNet(trunk, augmentation, n_copies_eval=3).train(training)
+    out = model(torch.zeros(0, 2, 100), torch.Generator().manual_seed(0))
+    assert out.shape == (0, 4)

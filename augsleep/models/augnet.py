@@ -127,7 +127,8 @@ class AugNet(nn.Module):
         augmented = self.augmentation(copies, generator)
         # Copy c of window i is row c * n_windows + i.
         log_p = torch.log_softmax(self._trunk_logits(augmented), dim=-1)
-        log_p = log_p.view(n_copies, len(X), -1)
+        # The class count from the logits: -1 cannot be inferred for 0 windows.
+        log_p = log_p.view(n_copies, len(X), log_p.shape[-1])
         return torch.logsumexp(log_p, dim=0) - math.log(n_copies)
 
     def _trunk_logits(self, X: Tensor) -> Tensor:
