@@ -15,13 +15,14 @@ transforms), as :class:`augsleep.NoAugmentationClassifier` and
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
 from numbers import Integral, Real
 
 import pandas as pd
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
@@ -30,6 +31,9 @@ from augsleep.methods._fixed import FixedAugmentationTrunk, is_braindecode_trans
 from augsleep.methods.base import BaseSleepClassifier
 
 logger = logging.getLogger(__name__)
+
+#: AugNetClassifier's parameters of how often and on what early stopping scores.
+_VALIDATION_SCHEDULE = ("valid_every", "valid_subsample")
 
 # Pickles of fitted models from before augsleep.methods refer to it here.
 _FixedAugmentationTrunk = FixedAugmentationTrunk
@@ -79,8 +83,26 @@ braindecode Transform | list of braindecode Transform
     n_copies_eval : int
         Augmented copies C averaged by ``predict`` / ``predict_proba`` (paper: 20).
     n_copies_valid : int | None
-        Copies used to score the validation set at every epoch; ``None`` uses
-        ``n_copies_eval``. Lower it to make validation cheaper.
+        Copies used to score the validation set at every validated epoch;
+        ``None`` (default) uses ``n_copies_eval``, as the paper does. Lower it to
+        make validation cheaper: validation at ``C`` copies costs about ``C``
+        predictions of the validation set, which at ``C = 20`` is most of AugNet's
+        fit time (benchmarks/README.md, "Fit cost").
+    valid_every : int
+        Score the validation set after every ``valid_every``-th epoch only (and
+        after the last of ``max_epochs``); the other epochs have NaN as
+        ``valid_balanced_accuracy`` in ``history_`` and cannot be the best epoch.
+        ``1`` (default, the paper) validates every epoch. ``patience`` still
+        counts epochs: training stops at the first validated epoch at least
+        ``patience`` epochs after the best one (see
+        :func:`augsleep.training.fit_loop`).
+    valid_subsample : int | float | None
+        Score early stopping on a subsample of the validation set: that many
+        windows (int), or that fraction of them (float in (0, 1)). The windows
+        are drawn once per fit from ``random_state`` (the same windows at every
+        epoch), stratified by stage when every stage has at least two windows.
+        ``None`` (default, the paper) scores them all. ``best_valid_score_`` is
+        then the subsample's balanced accuracy.
     initial_magnitude : float
         Initial magnitude of every learnable transform, in [0, 1]. Not 0 by
         default: the AugNet regulariser ``-||w * mu||`` has zero gradient when all
@@ -129,6 +151,12 @@ braindecode Transform | list of braindecode Transform
         "n_copies_train": [Interval(Integral, 1, None, closed="left")],
         "n_copies_eval": [Interval(Integral, 1, None, closed="left")],
         "n_copies_valid": [Interval(Integral, 1, None, closed="left"), None],
+        "valid_every": [Interval(Integral, 1, None, closed="left")],
+        "valid_subsample": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            None,
+        ],
         "initial_magnitude": [Interval(Real, 0, 1, closed="both")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
     }
@@ -143,6 +171,8 @@ braindecode Transform | list of braindecode Transform
         n_copies_train=1,
         n_copies_eval=20,
         n_copies_valid=None,
+        valid_every=1,
+        valid_subsample=None,
         lr=1e-3,
         betas=(0.0, 0.999),
         weight_decay=0.0,
@@ -185,6 +215,8 @@ braindecode Transform | list of braindecode Transform
         self.n_copies_train = n_copies_train
         self.n_copies_eval = n_copies_eval
         self.n_copies_valid = n_copies_valid
+        self.valid_every = valid_every
+        self.valid_subsample = valid_subsample
         self.initial_magnitude = initial_magnitude
         self.temperature = temperature
 
@@ -222,6 +254,25 @@ braindecode Transform | list of braindecode Transform
 
     def _valid_copies(self) -> int:
         return self.n_copies_valid or self.n_copies_eval
+
+    # A subclass whose __init__ does not take these keeps the paper's validation.
+    def _valid_every(self) -> int:
+        return getattr(self, "valid_every", 1)
+
+    def _valid_subsample(self):
+        return getattr(self, "valid_subsample", None)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # scikit-learn wants the constraints to name exactly the __init__
+        # parameters: drop the validation-schedule ones a subclass does not take
+        # (AugerinoClassifier lists its own parameters).
+        params = inspect.signature(cls.__init__).parameters
+        cls._parameter_constraints = {
+            k: v
+            for k, v in cls._parameter_constraints.items()
+            if k not in _VALIDATION_SCHEDULE or k in params
+        }
 
     def _build_augmentation(self):
         from augsleep.augment import AugmentationModule

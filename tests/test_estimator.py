@@ -491,3 +491,128 @@ def test_prediction_batches_bound_the_augmented_values(fitted, data, monkeypatch
             fitted.set_params(n_copies_eval=4)
             fitted.module_.n_copies_eval = 4
         assert proba.shape == (len(X), len(fitted.classes_))
+
+
+def test_valid_every_in_the_estimator(data):
+    X, y = data
+    X_val, y_val = make_data(24, seed=1)
+    params = dict(
+        trunk=TinyTrunk(),
+        sfreq=SFREQ,
+        max_epochs=7,
+        patience=None,
+        lr=1e-2,
+        n_copies_eval=3,
+        random_state=0,
+        device="cpu",
+    )
+    every = AugNetClassifier([["gaussian_noise"]], **params)
+    every.fit(X, y, X_val=X_val, y_val=y_val)
+    third = clone(every).set_params(valid_every=3).fit(X, y, X_val=X_val, y_val=y_val)
+    scores = third.history_.valid_balanced_accuracy
+    assert scores.notna().tolist() == [False, False, True, False, False, True, True]
+    assert (third.history_.valid_s[scores.isna()] == 0).all()
+    # Validation draws nothing from training's generators: the same trajectory,
+    # and the validated epochs get the same scores as when every epoch is.
+    np.testing.assert_array_equal(every.history_.train_loss, third.history_.train_loss)
+    np.testing.assert_array_equal(
+        scores.dropna(), every.history_.valid_balanced_accuracy[scores.notna()]
+    )
+    assert third.best_epoch_ in (2, 5, 6)
+    assert third.best_valid_score_ == scores.max()
+    assert AugNetClassifier().valid_every == 1  # the paper validates every epoch
+
+
+def test_valid_every_early_stopping_restores_the_best(data):
+    X, y = data
+    X_val, y_val = make_data(24, seed=1)
+    clf = AugNetClassifier(
+        None,
+        trunk=TinyTrunk(),
+        sfreq=SFREQ,
+        max_epochs=60,
+        patience=3,
+        valid_every=2,
+        lr=1e-2,
+        random_state=0,
+        device="cpu",
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    scores = clf.history_.valid_balanced_accuracy.to_numpy()
+    assert clf.n_epochs_ < 60  # stopped early
+    # Stopped at the first validated epoch 3 or more epochs after the best one.
+    last = clf.n_epochs_ - 1
+    assert last % 2 == 1 and 3 <= last - clf.best_epoch_ < 5
+    assert clf.best_epoch_ % 2 == 1
+    assert scores[clf.best_epoch_] == np.nanmax(scores) == clf.best_valid_score_
+    # The baseline predicts deterministically: the kept weights are the best's.
+    assert clf.score(X_val, y_val) == pytest.approx(clf.best_valid_score_)
+
+
+def test_valid_subsample_drawn_once_stratified(data, monkeypatch):
+    import augsleep.methods.base as base
+
+    X, y = data
+    X_val, y_val = make_data(30, seed=1)
+    scored = []
+
+    def recording(y_true, y_pred, **kwargs):
+        scored.append(np.asarray(y_true).copy())
+        return balanced_accuracy_score(y_true, y_pred, **kwargs)
+
+    monkeypatch.setattr(base, "balanced_accuracy_score", recording)
+    params = dict(
+        trunk=TinyTrunk(),
+        sfreq=SFREQ,
+        max_epochs=3,
+        patience=None,
+        n_copies_eval=2,
+        random_state=0,
+        device="cpu",
+    )
+    for subsample, n_expected in ((9, 9), (0.5, 15), (100, 30), (None, 30)):
+        scored.clear()
+        clf = AugNetClassifier(
+            [["gaussian_noise"]], valid_subsample=subsample, **params
+        ).fit(X, y, X_val=X_val, y_val=y_val)
+        assert len(scored) == 3 and all(len(s) == n_expected for s in scored)
+        # The same windows at every epoch, every class in the same proportion.
+        assert all(np.array_equal(s, scored[0]) for s in scored)
+        assert np.bincount(scored[0]).tolist() == [n_expected // 3] * 3
+        assert clf.best_valid_score_ == clf.history_.valid_balanced_accuracy.max()
+
+    # Which windows: drawn from random_state (same seed, same windows).
+    picked = []
+    original = base.BaseSleepClassifier._valid_subset
+
+    def spy(self, y_valid, seed):
+        picked.append(original(self, y_valid, seed))
+        return picked[-1]
+
+    monkeypatch.setattr(base.BaseSleepClassifier, "_valid_subset", spy)
+    for random_state in (0, 0, 1):
+        AugNetClassifier([["gaussian_noise"]], valid_subsample=6, **params).set_params(
+            random_state=random_state, max_epochs=1
+        ).fit(X, y, X_val=X_val, y_val=y_val)
+    assert len(picked[0]) == 6 and np.array_equal(picked[0], picked[1])
+    assert not np.array_equal(picked[0], picked[2])
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("valid_every", 0),
+        ("valid_every", 1.5),
+        ("valid_subsample", 0),
+        ("valid_subsample", 0.0),
+        ("valid_subsample", 1.0),
+        ("valid_subsample", -3),
+        ("valid_subsample", "half"),
+    ],
+)
+def test_validation_schedule_parameters_are_checked(data, name, value):
+    X, y = data
+    clf = AugNetClassifier(None, **{**FAST, "max_epochs": 1}).set_params(
+        **{name: value}
+    )
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        clf.fit(X, y)

@@ -226,3 +226,115 @@ def test_make_generator_seeds():
         torch.rand(3, generator=make_generator(rs)),
         torch.rand(3, generator=make_generator(rs)),
     )
+
+
+def _scores_by_epoch(values):
+    """valid_score returning ``values[epoch]``, the epoch read from the history."""
+    epochs = []
+
+    def valid_score(model):
+        return values[epochs[-1] + 1 if epochs else 0]
+
+    def on_epoch_end(record):
+        epochs.append(record["epoch"])
+
+    return valid_score, on_epoch_end
+
+
+def test_valid_every_scores_every_kth_and_the_last_epoch(toy):
+    X, y = toy
+    calls = []
+
+    def valid_score(model):
+        calls.append(model.training)
+        return 0.5
+
+    result = _fit(_model(), X, y, max_epochs=7, valid_score=valid_score, valid_every=3)
+    frame = result.history_frame()
+    validated = frame.valid_balanced_accuracy.notna()
+    # Epochs 2 and 5 (every third), and 6, the last of max_epochs.
+    assert frame.epoch[validated].tolist() == [2, 5, 6] and len(calls) == 3
+    assert (frame.valid_s[~validated] == 0).all()
+    assert (frame.valid_s[validated] > 0).all()
+    assert result.times["valid_s"] == pytest.approx(frame.valid_s.sum())
+    # valid_every=1 (the default) scores every epoch.
+    frame = _fit(_model(), X, y, valid_score=valid_score).history_frame()
+    assert frame.valid_balanced_accuracy.notna().all()
+
+
+def test_valid_every_does_not_change_training(toy):
+    X, y = toy
+    frames = [
+        _fit(
+            _model(),
+            X,
+            y,
+            max_epochs=4,
+            valid_score=lambda m: 0.5,
+            valid_every=k,
+            post_step=AugNet.clamp_magnitudes_,
+        ).history_frame()
+        for k in (1, 3)
+    ]
+    np.testing.assert_array_equal(frames[0].train_loss, frames[1].train_loss)
+
+
+def test_valid_every_patience_counts_epochs_and_restores_the_best(toy):
+    X, y = toy
+    # Scores by epoch; only the odd epochs are validated with valid_every=2.
+    values = [0.0, 0.3, 0.0, 0.8, 0.0, 0.5, 0.0, 0.6, 0.0, 0.9, 0.0, 0.0]
+    model = _model(augment=False)
+    valid_score, track = _scores_by_epoch(values)
+    snapshots = {}
+
+    def on_epoch_end(record):
+        track(record)
+        snapshots[record["epoch"]] = {
+            k: v.clone() for k, v in model.state_dict().items()
+        }
+
+    result = _fit(
+        model,
+        X,
+        y,
+        max_epochs=len(values),
+        valid_score=valid_score,
+        valid_every=2,
+        early_stopping=EarlyStopping(patience=3),
+        on_epoch_end=on_epoch_end,
+    )
+    # Best 0.8 at epoch 3; epoch 5 is 2 epochs later (< 3), epoch 7 is 4 (>= 3):
+    # stop after epoch 7. Counted in validations, patience 3 would have run on to
+    # epoch 9 and its 0.9.
+    assert result.n_epochs == 8 and result.best_epoch == 3
+    assert result.best_score == 0.8
+    scores = result.history_frame().valid_balanced_accuracy
+    assert scores.isna().tolist() == [True, False] * 4
+    assert scores.dropna().tolist() == [0.3, 0.8, 0.5, 0.6]
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[3][k], rtol=0, atol=0)
+
+
+def test_valid_every_skipped_epochs_are_never_the_best(toy):
+    X, y = toy
+    # The best score of every epoch would be epoch 2's; it is not validated.
+    values = [0.1, 0.2, 0.9, 0.3, 0.1, 0.0]
+    valid_score, track = _scores_by_epoch(values)
+    result = _fit(
+        _model(augment=False),
+        X,
+        y,
+        max_epochs=6,
+        valid_score=valid_score,
+        valid_every=2,
+        early_stopping=EarlyStopping(patience=None),
+        on_epoch_end=track,
+    )
+    assert result.n_epochs == 6 and (result.best_epoch, result.best_score) == (3, 0.3)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_valid_every_is_checked(toy, bad):
+    X, y = toy
+    with pytest.raises(ValueError, match="valid_every"):
+        _fit(_model(), X, y, valid_every=bad)

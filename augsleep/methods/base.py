@@ -22,6 +22,10 @@ Hooks (all optional):
 - :meth:`~BaseSleepClassifier._module_kwargs`,
   :meth:`~BaseSleepClassifier._eval_copies`,
   :meth:`~BaseSleepClassifier._valid_copies`: augmented copies averaged.
+- :meth:`~BaseSleepClassifier._valid_every`,
+  :meth:`~BaseSleepClassifier._valid_subsample`: how often, and on how many
+  validation windows, early stopping scores the model (by default every epoch,
+  on the whole validation set).
 - :meth:`~BaseSleepClassifier._train`: the training phases; methods that search
   a policy before training override it and fill ``pretrain_s`` / ``search_s``.
 """
@@ -253,6 +257,14 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         """Augmented copies averaged to score the validation set."""
         return self._eval_copies()
 
+    def _valid_every(self) -> int:
+        """Validate every this many epochs (``valid_every`` of ``fit_loop``)."""
+        return 1
+
+    def _valid_subsample(self) -> int | float | None:
+        """Return how many validation windows to score: a count, a fraction, or None."""
+        return None
+
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, X_val=None, y_val=None):
         """Train the network.
@@ -432,13 +444,18 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         generator = make_generator(seeds.train, self.device_)
         valid_score, early_stopping = None, None
         if data.X_valid is not None:
+            X_valid, y_valid = data.X_valid, data.y_valid
+            # Drawn once per fit: every epoch scores the same windows.
+            keep = self._valid_subset(y_valid, seeds.valid)
+            if keep is not None:
+                X_valid, y_valid = X_valid[torch.as_tensor(keep)], y_valid[keep]
 
             def valid_score(module):
                 # Same draws at every epoch: scores differ only through the model.
                 y_pred = self._predict_encoded(
-                    data.X_valid, seeds.valid, self._valid_copies()
+                    X_valid, seeds.valid, self._valid_copies()
                 )
-                return balanced_accuracy_score(data.y_valid, y_pred)
+                return balanced_accuracy_score(y_valid, y_pred)
 
             early_stopping = EarlyStopping(self.patience)
         return fit_loop(
@@ -454,10 +471,36 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
             post_step=_clamp_magnitudes,
             valid_score=valid_score,
             early_stopping=early_stopping,
+            valid_every=self._valid_every(),
             extra_record=self._extra_record,
             verbose=self.verbose,
             desc=type(self).__name__,
         )
+
+    def _valid_subset(self, y_valid: np.ndarray, seed: int) -> np.ndarray | None:
+        """Return the validation windows early stopping scores (None: all of them).
+
+        With a subsample (:meth:`_valid_subsample`), its windows are drawn with
+        ``seed``, stratified by class when every class present has at least two
+        windows (so that the balanced accuracy sees every stage), and sorted.
+        """
+        subsample, n = self._valid_subsample(), len(y_valid)
+        if subsample is None:
+            return None
+        if isinstance(subsample, Integral):
+            n_keep = int(subsample)
+        else:
+            n_keep = max(1, round(float(subsample) * n))
+        if n_keep >= n:
+            return None
+        counts = np.unique(y_valid, return_counts=True)[1]
+        stratify = y_valid
+        if counts.min() < 2 or min(n_keep, n - n_keep) < len(counts):
+            stratify = None
+        keep, _ = train_test_split(
+            np.arange(n), train_size=n_keep, random_state=seed, stratify=stratify
+        )
+        return np.sort(keep)
 
     def _finalise(self, result: FitResult) -> None:
         self.best_epoch_ = result.best_epoch

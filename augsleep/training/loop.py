@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import pandas as pd
 import torch
@@ -86,7 +87,9 @@ class EarlyStopping:
     ----------
     patience : int | None
         Epochs without a strict improvement after which to stop; ``None`` never
-        stops (the best weights are still kept and restored).
+        stops (the best weights are still kept and restored). Counted in epochs
+        (``epoch - best_epoch``), also when not every epoch is scored (see
+        ``valid_every`` of :func:`fit_loop`).
     """
 
     def __init__(self, patience: int | None = None):
@@ -300,6 +303,7 @@ def fit_loop(
     post_step: Callable[[nn.Module], None] | None = None,
     valid_score: Callable[[nn.Module], float] | None = None,
     early_stopping: EarlyStopping | None = None,
+    valid_every: int = 1,
     extra_record: Callable[[nn.Module], Mapping[str, float]] | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
     verbose: int = 0,
@@ -307,8 +311,9 @@ def fit_loop(
 ) -> FitResult:
     """Train a model for up to ``max_epochs`` epochs.
 
-    Every epoch: :func:`run_epoch`, then ``valid_score(model)`` when given, then
-    ``early_stopping.step``; at the end the best weights are restored (when
+    Every epoch: :func:`run_epoch`; then, on the epochs that are validated (all
+    of them by default, see ``valid_every``), ``valid_score(model)`` when given
+    and ``early_stopping.step``. At the end the best weights are restored (when
     there is early stopping) and the model is put in evaluation mode.
 
     Parameters
@@ -341,6 +346,15 @@ def fit_loop(
     early_stopping : EarlyStopping | None
         Stops on ``valid_score`` and restores the best weights; requires
         ``valid_score``.
+    valid_every : int
+        Validate after every ``valid_every``-th epoch (epochs ``valid_every - 1``,
+        ``2 * valid_every - 1``, ... counted from 0) and after the last epoch of
+        ``max_epochs``; the other epochs are not scored (NaN in the history) and
+        cannot be the best. ``1`` (default) validates every epoch, as in the
+        AugNet paper. Early stopping's ``patience`` stays a number of **epochs**:
+        the loop stops at the first validated epoch that is ``patience`` or more
+        epochs after the best one, i.e. up to ``valid_every - 1`` epochs later
+        than validating every epoch would (the best score being the same).
     extra_record : callable | None
         ``extra_record(model) -> dict`` merged into every epoch's record (e.g. the
         augmentation's weights and magnitudes).
@@ -356,14 +370,21 @@ def fit_loop(
     result : FitResult
         ``history``: per epoch ``epoch``, ``train_loss``, ``train_ce``,
         ``train_reg``, ``lam``, ``valid_balanced_accuracy`` (NaN without
-        ``valid_score``), measured seconds ``train_s``, ``valid_s``, ``dur_s``
-        (the whole epoch), then the ``extra_record`` entries. Also
-        ``best_epoch``, ``best_score`` and the total ``times`` per phase.
+        ``valid_score`` and on the epochs not validated), measured seconds
+        ``train_s``, ``valid_s`` (0 when not validated), ``dur_s`` (the whole
+        epoch), then the ``extra_record`` entries. Also ``best_epoch``,
+        ``best_score`` and the total ``times`` per phase.
     """
     from tqdm.auto import tqdm
 
     if early_stopping is not None and valid_score is None:
         raise ValueError("early_stopping needs a valid_score to stop on.")
+    if (
+        isinstance(valid_every, bool)
+        or not isinstance(valid_every, Integral)
+        or valid_every < 1
+    ):
+        raise ValueError(f"valid_every must be an int >= 1, got {valid_every!r}.")
     if loss is None:
         loss = RegularizedNLLLoss()
     if early_stopping is not None:
@@ -388,7 +409,10 @@ def fit_loop(
         )
         train_s = time.perf_counter() - start
         score, valid_s = math.nan, 0.0
-        if valid_score is not None:
+        validated = valid_score is not None and (
+            (epoch + 1) % valid_every == 0 or epoch == max_epochs - 1
+        )
+        if validated:
             score = float(valid_score(model))
             valid_s = time.perf_counter() - start - train_s
         record = {
@@ -401,7 +425,11 @@ def fit_loop(
             "dur_s": math.nan,  # set below, once the epoch's work is done
             **(extra_record(model) if extra_record is not None else {}),
         }
-        stop = early_stopping is not None and early_stopping.step(score, epoch, model)
+        stop = (
+            validated
+            and early_stopping is not None
+            and early_stopping.step(score, epoch, model)
+        )
         record["dur_s"] = time.perf_counter() - start
         train_total += train_s
         valid_total += valid_s
