@@ -12,10 +12,12 @@ from augsleep.methods import (  # noqa: E402
     METHODS,
     AugerinoClassifier,
     AugNetClassifier,
+    AutoAugmentClassifier,
     BaseSleepClassifier,
     FixedAugmentationClassifier,
     NoAugmentationClassifier,
     RandAugmentClassifier,
+    RandomSearchClassifier,
 )
 from augsleep.persistence import load  # noqa: E402
 
@@ -24,9 +26,11 @@ __all__ = [
     "METHODS",
     "AugNetClassifier",
     "AugerinoClassifier",
+    "AutoAugmentClassifier",
     "BaseSleepClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",
     "RandAugmentClassifier",
+    "RandomSearchClassifier",
     "load",
 ]

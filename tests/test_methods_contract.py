@@ -44,11 +44,25 @@ EXTRA = {
     "randaugment": dict(
         n_ops_grid=(1,), magnitude_grid=(0.2, 0.6), validation_fraction=0.3
     ),
+    # Two trials of small policies, a checkpoint after each, on a validation
+    # split (the searches need one).
+    "random_search": dict(
+        search_budget=2,
+        checkpoint_every=1,
+        n_subpolicies=2,
+        validation_fraction=0.3,
+    ),
+    "autoaugment": dict(
+        search_budget=2,
+        checkpoint_every=1,
+        n_subpolicies=2,
+        validation_fraction=0.3,
+    ),
 }
 # Methods whose predictions average random augmented copies.
 MONTE_CARLO = {"augnet", "augerino"}
 # Methods that search a policy before their final training.
-SEARCH = {"randaugment"}
+SEARCH = {"randaugment", "random_search", "autoaugment"}
 NAMES = sorted(METHODS)
 
 
@@ -90,7 +104,15 @@ def fitted(data):
 
 
 def test_registry_names_the_first_methods():
-    assert {"none", "fixed", "augnet", "augerino", "randaugment"} <= set(METHODS)
+    assert {
+        "none",
+        "fixed",
+        "augnet",
+        "augerino",
+        "randaugment",
+        "random_search",
+        "autoaugment",
+    } <= set(METHODS)
     for cls in METHODS.values():
         assert issubclass(cls, BaseSleepClassifier)
         assert getattr(augsleep, cls.__name__) is cls  # exported from augsleep

@@ -12,12 +12,14 @@ from augsleep.methods.base import BaseSleepClassifier
 from augsleep.methods.fixed import FixedAugmentationClassifier
 from augsleep.methods.none import NoAugmentationClassifier
 from augsleep.methods.randaugment import RandAugmentClassifier
+from augsleep.methods.random_search import RandomSearchClassifier
 
 # isort: split
 # After base, which augsleep.estimator subclasses: augsleep/__init__.py imports
 # this package first, so the order holds whatever a user imports.
 from augsleep.estimator import AugNetClassifier
 from augsleep.methods.augerino import AugerinoClassifier
+from augsleep.methods.autoaugment import AutoAugmentClassifier
 
 #: Estimator class of each method, by name.
 METHODS: dict[str, type[BaseSleepClassifier]] = {
@@ -26,14 +28,18 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "augnet": AugNetClassifier,
     "augerino": AugerinoClassifier,
     "randaugment": RandAugmentClassifier,
+    "random_search": RandomSearchClassifier,
+    "autoaugment": AutoAugmentClassifier,
 }
 
 __all__ = [
     "METHODS",
     "AugNetClassifier",
     "AugerinoClassifier",
+    "AutoAugmentClassifier",
     "BaseSleepClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",
     "RandAugmentClassifier",
+    "RandomSearchClassifier",
 ]

@@ -100,8 +100,57 @@ SHARED_ATTRIBUTES_DOC = """\
         Number of epochs run."""
 
 
+#: Numpydoc of the parameters of the policy searches (``%(search_parameters)s``):
+#: :mod:`augsleep.methods._search`.
+SEARCH_PARAMETERS_DOC = """\
+    search_budget : int
+        Number of trials: policies proposed, each trained from scratch and
+        scored by its best validation balanced accuracy.
+    checkpoint_every : int
+        Every this many trials, and always at the end of the search, the best
+        policy so far is retrained from scratch (fresh seeds) and recorded as a
+        row of ``search_history_`` (the paper's Fig. 6b stops every 5
+        samplings).
+    n_subpolicies : int
+        ``K``, sub-policies per policy (paper: 5).
+    n_stages : int
+        ``N``, stages (operations) per sub-policy (paper: 2).
+    operations : sequence of str | None
+        Candidate operations (names of :data:`augsleep.transforms.TRANSFORMS`);
+        ``None``: all 13 of Table A.4 that the data allow
+        (:func:`augsleep.augment.make_operations`)."""
+
+#: Numpydoc of the fitted attributes of the policy searches
+#: (``%(search_attributes)s``).
+SEARCH_ATTRIBUTES_DOC = """\
+    policy_choices_ : list of list of (str, float, float)
+        The final policy: ``(operation, probability, magnitude)`` per stage, per
+        sub-policy (:meth:`augsleep.augment.Policy.from_choices` form).
+    policy_ : Policy
+        The final policy as a module (property).
+    trials_ : DataFrame
+        One row per trial, in order: ``trial`` (0, 1, ...),
+        ``valid_balanced_accuracy`` (best over the child's epochs),
+        ``best_epoch``, ``n_epochs``, ``time_s`` (measured seconds of the
+        trial), ``resumed`` (run by an earlier fit), the method's own columns,
+        then the policy's ``3 K N`` values ``sub{k}_stage{s}_operation``,
+        ``sub{k}_stage{s}_probability``, ``sub{k}_stage{s}_magnitude``.
+    search_history_ : DataFrame
+        One row per checkpoint: ``step`` (0, 1, ...), ``n_trials`` (trials done
+        so far), ``search_s`` (cumulative seconds of search),
+        ``step_search_s`` (seconds of search since the previous checkpoint),
+        ``pretrain_s`` (0 here), ``retrain_s`` (seconds of this checkpoint's
+        retraining), ``total_s`` (``pretrain_s + search_s + retrain_s``: the
+        cost of this point, as the x-axis of the paper's Fig. 6b),
+        ``valid_balanced_accuracy`` of the retrained model,
+        ``test_balanced_accuracy`` (only when ``fit`` got test data),
+        ``best_trial`` and ``trial_valid_balanced_accuracy`` (the trial whose
+        policy was retrained, and its search score) and ``policy`` (the
+        policy's choices as a JSON string)."""
+
+
 def fill_doc(cls):
-    """Fill ``%(shared_parameters)s`` and ``%(shared_attributes)s`` of a docstring.
+    """Fill the ``%(shared_*)s`` and ``%(search_*)s`` placeholders of a docstring.
 
     Parameters
     ----------
@@ -115,7 +164,11 @@ def fill_doc(cls):
     """
     if cls.__doc__:
         # The placeholders are indented like the entries: strip the block's first.
-        cls.__doc__ = cls.__doc__.replace(
-            "%(shared_parameters)s", SHARED_PARAMETERS_DOC.lstrip()
-        ).replace("%(shared_attributes)s", SHARED_ATTRIBUTES_DOC.lstrip())
+        for key, doc in (
+            ("search_parameters", SEARCH_PARAMETERS_DOC),
+            ("search_attributes", SEARCH_ATTRIBUTES_DOC),
+            ("shared_parameters", SHARED_PARAMETERS_DOC),
+            ("shared_attributes", SHARED_ATTRIBUTES_DOC),
+        ):
+            cls.__doc__ = cls.__doc__.replace(f"%({key})s", doc.lstrip())
     return cls
