@@ -204,8 +204,9 @@ class PolicySearchClassifier(BaseSleepClassifier):
 
     Subclasses define :meth:`_make_proposer`; the search loop, the checkpoints,
     the timing and the choice of the final model are here (see
-    :mod:`augsleep.methods._search`). Parameters are documented in the
-    subclasses (``%(search_parameters)s``).
+    :mod:`augsleep.methods._search`). Parameters and attributes are
+    documented in the subclasses (:class:`augsleep.RandomSearchClassifier`,
+    :class:`augsleep.AutoAugmentClassifier`).
     """
 
     _parameter_constraints: dict = {

@@ -173,8 +173,6 @@ class AutoAugmentClassifier(PolicySearchClassifier):
     Attributes
     ----------
     %(search_attributes)s
-        For this method ``trials_`` also has ``study_trial``, the trial's
-        number in the Optuna study.
     %(shared_attributes)s
 
     Notes
@@ -184,7 +182,9 @@ class AutoAugmentClassifier(PolicySearchClassifier):
     ``random_state``: with an in-memory study, the same ``random_state``
     proposes the same policies. Ties go to the first trial, and to the first
     checkpoint. The magnitude of an operation without one (time reverse, sign
-    flip, channels symmetry) is suggested but unused.
+    flip, channels symmetry) is suggested but unused. ``trials_`` has one
+    column more, ``study_trial``: the trial's number in the Optuna study (the
+    values are its params, the child's epochs and seconds its user attributes).
 
     **Resuming.** When the study ``study_name`` in ``storage`` already exists,
     its trials in state COMPLETE, in the order of their numbers, are the
