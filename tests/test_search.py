@@ -355,3 +355,27 @@ def test_autoaugment_is_quiet_unless_verbose(data, capfd):
     err = capfd.readouterr().err
     assert "Trial" not in err and "study created" not in err
     assert optuna.logging.get_verbosity() == level  # put back after the search
+
+
+def test_autoaugment_proposes_with_a_seeded_tpe(data, tmp_path, monkeypatch):
+    seeds = []
+    tpe = optuna.samplers.TPESampler
+
+    def recording(*args, seed=None, **kwargs):
+        seeds.append(seed)
+        return tpe(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(optuna.samplers, "TPESampler", recording)
+    params = dict(search_budget=1, max_epochs=1)
+    fit(AutoAugmentClassifier, data, **params)
+    fit(AutoAugmentClassifier, data, **params)
+    fit(AutoAugmentClassifier, data, random_state=1, **params)
+    assert all(isinstance(s, int) for s in seeds)
+    assert seeds[0] == seeds[1] != seeds[2]  # from random_state
+    # Resuming reseeds TPE (from the count of finished trials): its first random
+    # proposals do not repeat those already in the study.
+    storage = dict(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
+    seeds.clear()
+    fit(AutoAugmentClassifier, data, **params, **storage)
+    fit(AutoAugmentClassifier, data, **{**params, "search_budget": 2}, **storage)
+    assert seeds[0] != seeds[1]

@@ -66,7 +66,7 @@ class _TPEProposer(Proposer):
 
     extra_columns = ("study_trial",)
 
-    def __init__(self, study, names, n_subpolicies, n_stages, seeds, where):
+    def __init__(self, study, names, n_subpolicies, n_stages, where):
         import optuna
 
         self.study = study
@@ -77,11 +77,6 @@ class _TPEProposer(Proposer):
             deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
         )
         self._check_search_space(where)
-        # A seed of its own per resumption: the same seed would make TPE's first
-        # (random) proposals repeat those of the trials already in the study.
-        study.sampler = optuna.samplers.TPESampler(
-            seed=derived_seed(seeds, PROPOSER_KEY, len(self._complete))
-        )
 
     def _distributions(self) -> dict:
         from optuna.distributions import CategoricalDistribution, FloatDistribution
@@ -293,8 +288,29 @@ class AutoAugmentClassifier(PolicySearchClassifier):
     def _make_proposer(self, seeds, operation_names):
         import optuna
 
+        storage = optuna.storages.get_storage(self.storage)
+        n_complete = 0
+        if self.study_name is not None:
+            try:
+                study_id = storage.get_study_id_from_name(self.study_name)
+            except KeyError:  # a new study
+                pass
+            else:
+                n_complete = len(
+                    storage.get_all_trials(
+                        study_id,
+                        deepcopy=False,
+                        states=(optuna.trial.TrialState.COMPLETE,),
+                    )
+                )
+        # A seed of its own per resumption: the same seed would make TPE's first
+        # (random) proposals repeat those of the trials already in the study.
+        sampler = optuna.samplers.TPESampler(
+            seed=derived_seed(seeds, PROPOSER_KEY, n_complete)
+        )
         study = optuna.create_study(
-            storage=self.storage,
+            storage=storage,
+            sampler=sampler,
             study_name=self.study_name,
             direction="maximize",
             load_if_exists=True,
@@ -305,5 +321,5 @@ class AutoAugmentClassifier(PolicySearchClassifier):
             else f"study {self.study_name!r} in {self.storage}"
         )
         return _TPEProposer(
-            study, operation_names, self.n_subpolicies, self.n_stages, seeds, where
+            study, operation_names, self.n_subpolicies, self.n_stages, where
         )
