@@ -324,7 +324,10 @@ def _expected_failed_checks(estimator):
     if name == "randaugment":
         return {"check_class_weight_classifiers": _VALIDATION_SPLIT}
     if name not in MONTE_CARLO:
-        # No augmentation (none): every check passes.
+        # No augmentation (none), and the policy searches (random_search,
+        # autoaugment): every check passes. The searches pass the class-weight
+        # check despite their validation split (for random_state 0 to 5 when
+        # tried): the final model is the better of two retrainings.
         return {}
     return {
         "check_methods_subset_invariance": _MONTE_CARLO_REASON,
