@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from functools import partial
 from numbers import Integral, Real
@@ -43,6 +44,35 @@ def _augmentation_regularization(model: nn.Module, kind: str) -> Tensor:
     from augsleep.augment import regularization
 
     return regularization(model.augmentation, kind)
+
+
+def _check_lambda_schedule(lam: Mapping, estimator_name: str) -> None:
+    """Refuse a ``{first_epoch: weight}`` schedule that is not one (at ``fit``)."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    def fail(what: str):
+        raise InvalidParameterError(
+            f"The 'lam' parameter of {estimator_name} must be a schedule "
+            "{first_epoch: weight} with integer epochs >= 0 including 0 and finite "
+            f"weights >= 0; {what} in {lam!r}."
+        )
+
+    keys = list(lam)
+    bad_keys = [
+        k for k in keys if isinstance(k, bool) or not isinstance(k, Integral) or k < 0
+    ]
+    if bad_keys:
+        fail(f"got the epochs {bad_keys!r}")
+    if 0 not in lam:
+        fail("epoch 0 is missing")
+    for k, v in lam.items():
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, Real)
+            or not math.isfinite(v)
+            or v < 0
+        ):
+            fail(f"got {v!r} at epoch {k}")
 
 
 @fill_doc
@@ -224,6 +254,11 @@ braindecode Transform | list of braindecode Transform
     def learned_augmentations_(self) -> pd.DataFrame:
         """Alias of ``augmentation_summary_`` (the name before the methods API)."""
         return self.augmentation_summary_
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if isinstance(self.lam, Mapping):
+            _check_lambda_schedule(self.lam, type(self).__name__)
 
     # ------------------------------------------------------------------ hooks
     def _regularizer_kind(self) -> str:

@@ -615,4 +615,44 @@ def test_validation_schedule_parameters_are_checked(data, name, value):
         **{name: value}
     )
     with pytest.raises(ValueError, match=f"'{name}' parameter"):
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"sfreq": 0}, "sfreq"),
+        ({"sfreq": -100.0}, "sfreq"),
+        ({"sfreq": float("nan")}, "sfreq"),
+        ({"lam": float("nan")}, "lam"),
+        ({"lam": float("inf")}, "lam"),
+        ({"lam": {0: float("nan")}}, "lam"),
+        ({"lam": {0: 1.0, 5: float("inf")}}, "lam"),
+        ({"lam": {0: -1.0}}, "lam"),
+        ({"lam": {0: "10"}}, "lam"),
+        ({"lam": {0: 1.0, "5": 2.0}}, "lam"),
+        ({"lam": {0: 1.0, -3: 2.0}}, "lam"),
+        ({"lam": {2: 1.0}}, "lam"),
+        ({"lam": {}}, "lam"),
+        ({"weight_decay": -1e-4}, "weight_decay"),
+        ({"n_copies_eval": 2.5}, "n_copies_eval"),
+    ],
+)
+def test_bad_parameters_are_refused_at_fit(data, params, name):
+    # scikit-learn's parameter-constraints style: InvalidParameterError (a
+    # ValueError) naming the parameter, before anything is trained.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = data
+    clf = AugNetClassifier([["gaussian_noise"]], **{**FAST, "max_epochs": 1})
+    clf.set_params(**params)
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "module_")
+
+
+def test_lambda_callable_returning_nan_is_refused(data):
+    X, y = data
+    params = {**FAST, "max_epochs": 1}
+    clf = AugNetClassifier([["gaussian_noise"]], lam=lambda e: float("nan"), **params)
+    with pytest.raises(ValueError, match="lambda must be a finite number >= 0"):
         clf.fit(X, y)

@@ -59,5 +59,10 @@ def test_lambda_schedules():
     assert lambda_at(schedule, 40) == 0.05
     with pytest.raises(ValueError, match="must define epoch 0"):
         lambda_at({5: 1.0}, 6)
-    with pytest.raises(ValueError, match="lambda must be >= 0"):
+    with pytest.raises(ValueError, match="lambda must be a finite number >= 0"):
         lambda_at(-1.0, 0)
+    for value in (float("nan"), float("inf")):  # from a callable or a schedule
+        with pytest.raises(ValueError, match="lambda must be a finite number >= 0"):
+            lambda_at(lambda e, v=value: v, 0)
+        with pytest.raises(ValueError, match="lambda must be a finite number >= 0"):
+            lambda_at({0: 1.0, 3: value}, 4)

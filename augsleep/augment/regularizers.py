@@ -15,6 +15,7 @@ The regulariser of :class:`augsleep.augment.Identity` (no augmentation) is 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import torch
@@ -91,6 +92,8 @@ def lambda_at(lam: LambdaLike, epoch: int) -> float:
     else:
         value = lam
     value = float(value)
-    if value < 0:
-        raise ValueError(f"lambda must be >= 0, got {value} at epoch {epoch}.")
+    if not math.isfinite(value) or value < 0:  # NaN fails both
+        raise ValueError(
+            f"lambda must be a finite number >= 0, got {value} at epoch {epoch}."
+        )
     return value
