@@ -656,3 +656,39 @@ def test_lambda_callable_returning_nan_is_refused(data):
     clf = AugNetClassifier([["gaussian_noise"]], lam=lambda e: float("nan"), **params)
     with pytest.raises(ValueError, match="lambda must be a finite number >= 0"):
         clf.fit(X, y)
+
+
+def test_epochs_context_is_checked_against_fit():
+    # predict (and X_val) on mne.Epochs: the sampling rate and the channel names
+    # must be those seen at fit, and the error names both values.
+    mne = pytest.importorskip("mne")
+    X, y = make_data(24, n_chans=2)
+
+    def epochs(names=("C3", "C4"), sfreq=SFREQ, data=X):
+        info = mne.create_info(list(names), sfreq, "eeg")
+        return mne.EpochsArray(data * 1e-6, info, verbose=False)
+
+    params = dict(
+        trunk=TinyTrunk(), max_epochs=1, validation_fraction=None, random_state=0
+    )
+    clf = AugNetClassifier(None, **params).fit(epochs(), y)
+    clf.predict(epochs())  # the same context
+    with pytest.raises(ValueError, match=r"200\.0 Hz.*fitted.*100\.0 Hz"):
+        clf.predict(epochs(sfreq=200.0))
+    with pytest.raises(ValueError, match=r"\['C4', 'C3'\].*fitted.*\['C3', 'C4'\]"):
+        clf.predict(epochs(names=("C4", "C3")))
+    with pytest.raises(ValueError, match=r"\['Fz', 'Cz'\].*\['C3', 'C4'\]"):
+        clf.predict_proba(epochs(names=("Fz", "Cz")))
+    with pytest.raises(ValueError, match="X_val.*200.0 Hz"):
+        AugNetClassifier(None, **params).fit(
+            epochs(), y, X_val=epochs(sfreq=200.0), y_val=y
+        )
+    with pytest.raises(ValueError, match=r"X_val.*\['Fz', 'Cz'\]"):
+        AugNetClassifier(None, **params).fit(
+            epochs(), y, X_val=epochs(names=("Fz", "Cz")), y_val=y
+        )
+    # Fitted on arrays at 100 Hz without names: only the sampling rate is known.
+    arrays = AugNetClassifier(None, sfreq=SFREQ, **params).fit(X, y)
+    arrays.predict(epochs(names=("Fz", "Cz")))
+    with pytest.raises(ValueError, match=r"50\.0 Hz.*100\.0 Hz"):
+        arrays.predict(epochs(sfreq=50.0))

@@ -118,6 +118,42 @@ def check_windows(estimator, X, *, reset: bool):
     return X3, info
 
 
+def check_context(estimator, info, what: str = "X") -> None:
+    """Check the context of ``mne.Epochs`` given after fit against fit's.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Fitted estimator (``sfreq_``, ``ch_names_``).
+    info : mne.Info | None
+        Info of the Epochs; ``None`` (arrays) checks nothing.
+    what : str
+        Name of the argument in the messages (``"X"``, ``"X_val"``).
+
+    Raises
+    ------
+    ValueError
+        The sampling rate differs from ``sfreq_``, or the channel names (in
+        order) from ``ch_names_`` when fit knew them.
+    """
+    if info is None:
+        return
+    name = type(estimator).__name__
+    if not math.isclose(info["sfreq"], estimator.sfreq_):
+        raise ValueError(
+            f"{what} (mne.Epochs) has a sampling rate of {float(info['sfreq'])} Hz, "
+            f"but {name} was fitted at {estimator.sfreq_} Hz: resample it "
+            "(epochs.resample) to the fit's rate."
+        )
+    fit_names = estimator.ch_names_
+    if fit_names is not None and list(info.ch_names) != list(fit_names):
+        raise ValueError(
+            f"{what} (mne.Epochs) has the channels {list(info.ch_names)}, but {name} "
+            f"was fitted on {list(fit_names)} (same names in the same order "
+            "expected: epochs.reorder_channels)."
+        )
+
+
 def check_labels(y, n_windows: int, estimator_name: str) -> np.ndarray:
     """Validate classification targets.
 

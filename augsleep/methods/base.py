@@ -63,6 +63,7 @@ from augsleep.methods._fixed import (
     reseed_transforms,
 )
 from augsleep.methods._input import (
+    check_context,
     check_labels,
     check_windows,
     fit_standard_scaling,
@@ -128,7 +129,9 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
     ``mne.Epochs``, converted with ``epochs.get_data(units="uV")``: microvolts,
     the unit of the arrays made by :mod:`augsleep.data`. A 2-D array
     (n_windows, n_times) is read as single-channel windows (which is also what
-    lets scikit-learn's generic estimator checks run).
+    lets scikit-learn's generic estimator checks run). After ``fit``, Epochs
+    given to ``predict`` (or as ``X_val``) must have the sampling rate and the
+    channel names (in order) seen at fit; a mismatch is refused, naming both.
 
     :meth:`score` returns the **balanced accuracy** (mean per-class recall), not
     the accuracy: it is the metric of the sleep-staging literature, because
@@ -345,7 +348,8 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         """Split off the validation set, fit the scaling, scale."""
         if X_val is not None:
             train_idx, valid_idx = np.arange(len(X3)), None
-            X_val3, _ = check_windows(self, X_val, reset=False)
+            X_val3, val_info = check_windows(self, X_val, reset=False)
+            check_context(self, val_info, "X_val")
             y_val = column_or_1d(y_val, warn=True)
             check_consistent_length(X_val3, y_val)
             unknown = set(np.unique(y_val).tolist()) - set(self.classes_.tolist())
@@ -624,7 +628,8 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
 
     def _prepare(self, X) -> Tensor:
         check_is_fitted(self)
-        X3, _ = check_windows(self, X, reset=False)
+        X3, info = check_windows(self, X, reset=False)
+        check_context(self, info)
         return self._scale(X3)
 
     def predict_proba(self, X):
