@@ -153,6 +153,8 @@ def train_sinusoid_model(
             ),
             on_epoch_end=None if progress is None else (lambda _: progress.update()),
         )
+    if result.interrupted:
+        raise KeyboardInterrupt  # the demo stops on Ctrl-C (the CLI exits 130)
     return model, result.history
 
 

@@ -162,6 +162,8 @@ def load(path, *, cls: type | None = None, trusted: bool = False, device=None):
         est.positions_ = np.asarray(est.positions_, dtype=np.float64)
     if not hasattr(est, "compute_time_"):  # not recorded before this field
         est.compute_time_ = dict.fromkeys(COMPUTE_TIME_KEYS, math.nan)
+    if not hasattr(est, "interrupted_"):  # nor before this one
+        est.interrupted_ = False
     est.history_ = pd.DataFrame(payload["history"])
     est.device_ = resolve_device(est.device)
     module = est._build_module(len(est.classes_), seed=0)

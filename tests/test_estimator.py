@@ -1,5 +1,6 @@
 """Tests of AugNetClassifier: scikit-learn contract, ecosystem, bad input, I/O."""
 
+import copy
 import logging
 import pickle
 
@@ -692,3 +693,124 @@ def test_epochs_context_is_checked_against_fit():
     arrays.predict(epochs(names=("Fz", "Cz")))
     with pytest.raises(ValueError, match=r"50\.0 Hz.*100\.0 Hz"):
         arrays.predict(epochs(sfreq=50.0))
+
+
+def _ctrl_c_at_step(monkeypatch, n_steps, snapshots=None):
+    """Make the fit loop's optimiser steps raise KeyboardInterrupt at step ``n_steps``.
+
+    With ``snapshots``, the weights at the end of every epoch's training are
+    appended to it (they are the weights validated for that epoch).
+    """
+    from augsleep.training import loop
+
+    train_step, run_epoch = loop.train_step, loop.run_epoch
+    count = iter(range(10**6))
+
+    def interrupting_step(*args, **kwargs):
+        if next(count) == n_steps:
+            raise KeyboardInterrupt
+        return train_step(*args, **kwargs)
+
+    def snapshotting_epoch(model, *args, **kwargs):
+        metrics = run_epoch(model, *args, **kwargs)
+        if snapshots is not None:
+            snapshots.append(copy.deepcopy(model.state_dict()))
+        return metrics
+
+    monkeypatch.setattr(loop, "train_step", interrupting_step)
+    monkeypatch.setattr(loop, "run_epoch", snapshotting_epoch)
+
+
+def _fitted_names(clf):
+    return sorted(
+        k
+        for k in vars(clf)
+        if (k.endswith("_") and not k.startswith("__")) or k == "_predict_seed"
+    )
+
+
+def test_interrupted_fit_keeps_the_finished_epochs_and_the_best_weights(
+    data, monkeypatch, tmp_path
+):
+    X, y = data
+    X_val, y_val = make_data(24, seed=1)
+    clf = AugNetClassifier(None, **{**FAST, "max_epochs": 20, "patience": None})
+    clf.fit(X, y, X_val=X_val, y_val=y_val)  # a previous, complete fit
+    assert len(clf.history_) == 20 and not clf.interrupted_
+    # 48 windows in batches of 32: 2 steps per epoch. Ctrl-C after the first step
+    # of epoch 3: the weights are then those of a half-done epoch.
+    snapshots = []
+    _ctrl_c_at_step(monkeypatch, 3 * 2 + 1, snapshots)
+    with pytest.warns(UserWarning, match="interrupted.*during epoch 3") as record:
+        clf.fit(X, y, X_val=X_val, y_val=y_val)
+    monkeypatch.undo()
+    scores = clf.history_.valid_balanced_accuracy.to_numpy()
+    best = int(np.argmax(scores))
+    message = str(record[0].message)
+    assert f"weights of epoch {best}" in message and "best validation" in message
+    assert clf.interrupted_ and clf.n_epochs_ == len(clf.history_) == 3
+    assert clf.history_.epoch.tolist() == [0, 1, 2]
+    assert clf.best_epoch_ == best and clf.best_valid_score_ == scores[best]
+    assert set(clf.compute_time_) == {"pretrain_s", "search_s", "retrain_s", "total_s"}
+    # The model holds the best epoch's weights and predicts as they do.
+    state = clf.module_.state_dict()
+    for k, v in snapshots[best].items():
+        torch.testing.assert_close(state[k], v, rtol=0, atol=0)
+    reference = copy.deepcopy(clf)
+    reference.module_.load_state_dict(snapshots[best])
+    np.testing.assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
+    assert clf.score(X_val, y_val) == pytest.approx(clf.best_valid_score_)
+    # What is saved is that model, marked as interrupted.
+    clf.save(tmp_path / "m.pt")
+    loaded = AugNetClassifier.load(tmp_path / "m.pt", trusted=True)
+    assert loaded.interrupted_ and loaded.best_epoch_ == best
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(loaded.history_, clf.history_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    # A complete refit clears the mark.
+    assert not clf.fit(X, y, X_val=X_val, y_val=y_val).interrupted_
+
+
+def test_interrupted_fit_without_validation_keeps_the_last_finished_epoch(
+    data, monkeypatch
+):
+    X, y = data
+    snapshots = []
+    _ctrl_c_at_step(monkeypatch, 3 * 2 + 1, snapshots)
+    clf = AugNetClassifier(None, **{**FAST, "max_epochs": 20})
+    with pytest.warns(UserWarning, match="weights of epoch 2.*last finished"):
+        clf.fit(X, y)
+    assert clf.interrupted_ and clf.n_epochs_ == 3 and clf.best_epoch_ == 2
+    for k, v in clf.module_.state_dict().items():
+        torch.testing.assert_close(v, snapshots[2][k], rtol=0, atol=0)
+
+
+def test_interrupt_before_any_epoch_leaves_the_estimator_unfitted(data, monkeypatch):
+    X, y = data
+    clf = AugNetClassifier(None, **FAST).fit(X, y)
+    fitted = _fitted_names(clf)
+    assert "history_" in fitted and "module_" in fitted
+    _ctrl_c_at_step(monkeypatch, 1)  # in epoch 0
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert _fitted_names(clf) == []
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    with pytest.raises(NotFittedError):
+        clf.save("never-written.pt")
+
+
+def test_failed_refit_leaves_no_mixture_of_two_fits(data):
+    X, y = data
+    clf = AugNetClassifier([["gaussian_noise"]], **FAST).fit(X, y)
+
+    def failing(epoch):
+        if epoch == 2:
+            raise RuntimeError("schedule broke")
+        return 0.1
+
+    with pytest.raises(RuntimeError, match="schedule broke"):
+        clf.set_params(lam=failing).fit(X, y)
+    assert _fitted_names(clf) == []
+    with pytest.raises(NotFittedError):
+        clf.predict(X)

@@ -368,3 +368,36 @@ def test_validation_split_fails_the_class_weight_check():
     clf = METHODS["none"](**{**params, "max_epochs": 2})
     with pytest.raises(AssertionError):
         check_class_weight_classifiers("none", clf)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_interrupted_fit_keeps_the_finished_epochs(name, data, monkeypatch):
+    # Ctrl-C after epoch 2 of every training, through the one fit loop: the
+    # methods that train once keep 3 epochs and the best of their weights; a
+    # search interrupted before its final training leaves the estimator unfitted.
+    import augsleep.methods.base as base
+
+    X, y, X_val, y_val = data
+    fit_loop = base.fit_loop
+
+    def interrupted_loop(*args, **kwargs):
+        def ctrl_c(record):
+            if record["epoch"] == 2:
+                raise KeyboardInterrupt
+
+        return fit_loop(*args, **kwargs, on_epoch_end=ctrl_c)
+
+    clf = make(name, max_epochs=6, patience=None).fit(X, y, X_val=X_val, y_val=y_val)
+    monkeypatch.setattr(base, "fit_loop", interrupted_loop)
+    if name in SEARCH:
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X, y, X_val=X_val, y_val=y_val)
+        assert not hasattr(clf, "history_") and not hasattr(clf, "module_")
+        return
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf.fit(X, y, X_val=X_val, y_val=y_val)
+    scores = clf.history_.valid_balanced_accuracy
+    assert clf.interrupted_ and clf.n_epochs_ == len(clf.history_) == 3
+    assert clf.best_epoch_ == int(np.argmax(scores))
+    assert clf.best_valid_score_ == scores.max()
+    assert clf.predict(X_val).shape == (len(X_val),)

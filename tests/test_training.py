@@ -338,3 +338,59 @@ def test_valid_every_is_checked(toy, bad):
     X, y = toy
     with pytest.raises(ValueError, match="valid_every"):
         _fit(_model(), X, y, valid_every=bad)
+
+
+def _interrupt_at_step(n_steps):
+    """A post_step that raises KeyboardInterrupt (Ctrl-C) after ``n_steps`` steps."""
+    count = iter(range(1, 10**6))
+
+    def post_step(model):
+        if next(count) == n_steps:
+            raise KeyboardInterrupt
+
+    return post_step
+
+
+@pytest.mark.parametrize("validated", [True, False])
+def test_interrupt_returns_the_finished_epochs_and_their_best_weights(toy, validated):
+    # 40 windows in batches of 16: 3 steps per epoch; Ctrl-C after the second step
+    # of epoch 3, when the weights are already those of a half-done epoch.
+    X, y = toy
+    model = _model(augment=False)
+    snapshots = []
+    scores = iter([0.2, 0.6, 0.5, 0.9, 0.9])
+    kwargs = {}
+    if validated:
+        kwargs = dict(
+            valid_score=lambda m: next(scores),
+            early_stopping=EarlyStopping(patience=None),
+        )
+    result = _fit(
+        model,
+        X,
+        y,
+        max_epochs=6,
+        post_step=_interrupt_at_step(3 * 3 + 2),
+        on_epoch_end=lambda record: snapshots.append(
+            {k: v.clone() for k, v in model.state_dict().items()}
+        ),
+        **kwargs,
+    )
+    assert result.interrupted
+    assert result.n_epochs == 3 and len(snapshots) == 3
+    assert result.history_frame().epoch.tolist() == [0, 1, 2]
+    best = 1 if validated else 2  # the best validated, else the last finished
+    assert result.best_epoch == best
+    assert result.best_score == 0.6 if validated else np.isnan(result.best_score)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[best][k], rtol=0, atol=0)
+    assert not model.training
+    assert set(result.times) == {"train_s", "valid_s", "total_s"}
+
+
+def test_interrupt_before_any_epoch_finished_is_raised(toy):
+    X, y = toy
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_model(augment=False), X, y, post_step=_interrupt_at_step(2))
+    # A finished fit is not marked.
+    assert not _fit(_model(augment=False), X, y).interrupted

@@ -97,7 +97,12 @@ SHARED_ATTRIBUTES_DOC = """\
     best_valid_score_ : float
         Validation balanced accuracy of that epoch (NaN without validation set).
     n_epochs_ : int
-        Number of epochs run."""
+        Number of epochs run.
+    interrupted_ : bool
+        Whether a ``KeyboardInterrupt`` (Ctrl-C) stopped the training early:
+        ``history_`` then holds the finished epochs and the model the weights of
+        ``best_epoch_`` (see ``fit``). False in models loaded from files written
+        before it was recorded."""
 
 
 #: Numpydoc of the parameters of the policy searches (``%(search_parameters)s``):

@@ -36,6 +36,7 @@ import copy
 import logging
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import NamedTuple
@@ -178,6 +179,7 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         "scale_mean_",
         "scale_std_",
         "compute_time_",
+        "interrupted_",
     )
 
     def __init__(
@@ -289,7 +291,39 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : BaseSleepClassifier
             The fitted estimator.
+
+        Notes
+        -----
+        ``fit`` first removes every fitted attribute of a previous fit, and
+        removes them again if it fails, so that an estimator is never left with
+        a mixture of two fits.
+
+        A ``KeyboardInterrupt`` (Ctrl-C) during training stops it cleanly, as in
+        skorch and Keras: ``history_`` keeps the epochs finished before it, the
+        model gets the weights of the best validated epoch (without a
+        validation set, of the last finished epoch), the fit's bookkeeping is
+        completed, ``interrupted_`` is True and a ``UserWarning`` says at which
+        epoch and which weights were kept; ``fit`` returns normally. An
+        interrupt before any epoch finished (or outside the training epochs)
+        leaves the estimator unfitted and is re-raised.
         """
+        self._clear_fitted()
+        try:
+            return self._fit(X, y, groups, X_val, y_val)
+        except BaseException:
+            # Failed or interrupted before anything usable: unfitted, not half-fitted.
+            self._clear_fitted()
+            raise
+
+    def _clear_fitted(self) -> None:
+        """Remove the fitted attributes (those ending with ``_``, and the seed)."""
+        for name in list(vars(self)):
+            if (name.endswith("_") and not name.startswith("__")) or name in (
+                "_predict_seed",
+            ):
+                delattr(self, name)
+
+    def _fit(self, X, y, groups, X_val, y_val):
         start = time.perf_counter()
         self._validate_params()
         self._check_params()
@@ -512,6 +546,20 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         self.n_epochs_ = result.n_epochs
         self.history_ = result.history_frame()
         self.augmentation_summary_ = self._summary()
+        self.interrupted_ = bool(result.interrupted)
+        if result.interrupted:
+            if math.isnan(result.best_score):
+                kept = "the last finished epoch; there is no validation set"
+            else:
+                kept = f"the best validation balanced accuracy, {result.best_score:.4f}"
+            warnings.warn(
+                f"{type(self).__name__}.fit was interrupted (KeyboardInterrupt) "
+                f"during epoch {result.n_epochs}: history_ keeps the "
+                f"{result.n_epochs} finished epochs and the model the weights of "
+                f"epoch {result.best_epoch} ({kept}); interrupted_ is True.",
+                UserWarning,
+                stacklevel=5,  # the caller of fit
+            )
 
     def _make_optimizer(self) -> torch.optim.Adam:
         return make_optimizer(

@@ -93,7 +93,9 @@ class RandAugmentClassifier(BaseSleepClassifier):
     Choosing ``(N, M)`` needs a validation set: pass ``X_val`` and ``y_val``, or
     ``groups`` with ``validation_fraction``. Ties go to the first grid point
     tried. Every grid point and the final training use the same early stopping
-    (``patience``, ``max_epochs``).
+    (``patience``, ``max_epochs``). A ``KeyboardInterrupt`` during the search
+    leaves the estimator unfitted and is re-raised; during the final training it
+    is handled as ``fit`` describes (the finished epochs and best weights kept).
 
     See Also
     --------
@@ -217,6 +219,9 @@ class RandAugmentClassifier(BaseSleepClassifier):
             start = time.perf_counter()
             self.n_ops_, self.magnitude_ = n_ops, magnitude
             result = self._fit_module(data, _trial_seeds(seeds, trial))
+            if result.interrupted:
+                # Ctrl-C in the search: no final model was trained, nothing to keep.
+                raise KeyboardInterrupt
             records.append(
                 {
                     "trial": trial,

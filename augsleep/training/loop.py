@@ -119,10 +119,10 @@ class EarlyStopping:
         stop : bool
         """
         if score > self.best_score:
-            self.best_score, self.best_epoch = score, epoch
-            self.best_state = {
-                k: v.detach().clone() for k, v in model.state_dict().items()
-            }
+            # Copied before anything is recorded: an interrupt during the copy
+            # leaves the previous best (score, epoch, weights) as it was.
+            state = _copy_state(model)
+            self.best_score, self.best_epoch, self.best_state = score, epoch, state
             return False
         return self.patience is not None and epoch - self.best_epoch >= self.patience
 
@@ -160,12 +160,17 @@ class FitResult:
     times : dict of str to float
         Measured wall-clock seconds: ``train_s`` (all epochs' training),
         ``valid_s`` (all validation scoring), ``total_s`` (the whole loop).
+    interrupted : bool
+        Whether a ``KeyboardInterrupt`` (Ctrl-C) stopped the loop during epoch
+        ``n_epochs``: ``history`` holds the epochs finished before it and the
+        model the weights of ``best_epoch``.
     """
 
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     best_score: float = math.nan
     times: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False
 
     @property
     def n_epochs(self) -> int:
@@ -175,6 +180,10 @@ class FitResult:
     def history_frame(self) -> pd.DataFrame:
         """Return the history as a DataFrame, one row per epoch."""
         return pd.DataFrame(self.history)
+
+
+def _copy_state(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def train_step(
@@ -316,6 +325,12 @@ def fit_loop(
     and ``early_stopping.step``. At the end the best weights are restored (when
     there is early stopping) and the model is put in evaluation mode.
 
+    A ``KeyboardInterrupt`` (Ctrl-C) stops the loop cleanly: the epoch it
+    interrupts is dropped, the history keeps the finished ones, the model gets
+    the weights of the best validated epoch (without early stopping, those of
+    the last finished epoch, not the half-trained ones) and the result has
+    ``interrupted=True``. An interrupt before any epoch finished is re-raised.
+
     Parameters
     ----------
     model : nn.Module
@@ -373,7 +388,7 @@ def fit_loop(
         ``valid_score`` and on the epochs not validated), measured seconds
         ``train_s``, ``valid_s`` (0 when not validated), ``dur_s`` (the whole
         epoch), then the ``extra_record`` entries. Also ``best_epoch``,
-        ``best_score`` and the total ``times`` per phase.
+        ``best_score``, the total ``times`` per phase and ``interrupted``.
     """
     from tqdm.auto import tqdm
 
@@ -392,65 +407,87 @@ def fit_loop(
     start_fit = time.perf_counter()
     history: list[dict] = []
     train_total = valid_total = 0.0
+    # Without a best validated copy, an interrupt falls back on the weights of
+    # the last finished epoch, copied at the end of each.
+    last_state: dict[str, Tensor] | None = None
+    interrupted = False
     epochs = tqdm(range(max_epochs), disable=not verbose, desc=desc, unit="ep")
-    for epoch in epochs:
-        start = time.perf_counter()
-        lam_epoch = float(lam(epoch)) if callable(lam) else float(lam)
-        metrics = run_epoch(
-            model,
-            X,
-            y,
-            optimizer,
-            batch_size=batch_size,
-            generator=generator,
-            loss=loss,
-            lam=lam_epoch,
-            post_step=post_step,
-        )
-        train_s = time.perf_counter() - start
-        score, valid_s = math.nan, 0.0
-        validated = valid_score is not None and (
-            (epoch + 1) % valid_every == 0 or epoch == max_epochs - 1
-        )
-        if validated:
-            score = float(valid_score(model))
-            valid_s = time.perf_counter() - start - train_s
-        record = {
-            "epoch": epoch,
-            **metrics,
-            "lam": lam_epoch,
-            "valid_balanced_accuracy": score,
-            "train_s": train_s,
-            "valid_s": valid_s,
-            "dur_s": math.nan,  # set below, once the epoch's work is done
-            **(extra_record(model) if extra_record is not None else {}),
-        }
-        stop = (
-            validated
-            and early_stopping is not None
-            and early_stopping.step(score, epoch, model)
-        )
-        record["dur_s"] = time.perf_counter() - start
-        train_total += train_s
-        valid_total += valid_s
-        history.append(record)
-        if on_epoch_end is not None:
-            on_epoch_end(record)
-        epochs.set_postfix(
-            loss=f"{metrics['train_loss']:.3f}", valid_bacc=f"{score:.3f}"
-        )
-        if stop:
-            logger.info(
-                "Early stopping at epoch %d (best epoch %d).",
-                epoch,
-                early_stopping.best_epoch,
+    try:
+        for epoch in epochs:
+            start = time.perf_counter()
+            lam_epoch = float(lam(epoch)) if callable(lam) else float(lam)
+            metrics = run_epoch(
+                model,
+                X,
+                y,
+                optimizer,
+                batch_size=batch_size,
+                generator=generator,
+                loss=loss,
+                lam=lam_epoch,
+                post_step=post_step,
             )
-            break
-    epochs.close()
-    result = FitResult(history=history, best_epoch=len(history) - 1)
+            train_s = time.perf_counter() - start
+            score, valid_s = math.nan, 0.0
+            validated = valid_score is not None and (
+                (epoch + 1) % valid_every == 0 or epoch == max_epochs - 1
+            )
+            if validated:
+                score = float(valid_score(model))
+                valid_s = time.perf_counter() - start - train_s
+            record = {
+                "epoch": epoch,
+                **metrics,
+                "lam": lam_epoch,
+                "valid_balanced_accuracy": score,
+                "train_s": train_s,
+                "valid_s": valid_s,
+                "dur_s": math.nan,  # set below, once the epoch's work is done
+                **(extra_record(model) if extra_record is not None else {}),
+            }
+            state_now = None
+            if early_stopping is None or early_stopping.best_state is None:
+                state_now = _copy_state(model)  # the fallback of an interrupt
+            stop = (
+                validated
+                and early_stopping is not None
+                and early_stopping.step(score, epoch, model)
+            )
+            # Nothing that can take long from here to the end of the epoch: an
+            # interrupt finds the history, the copies and the best consistent.
+            history.append(record)
+            if state_now is not None:
+                last_state = state_now
+            record["dur_s"] = time.perf_counter() - start
+            train_total += train_s
+            valid_total += valid_s
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+            epochs.set_postfix(
+                loss=f"{metrics['train_loss']:.3f}", valid_bacc=f"{score:.3f}"
+            )
+            if stop:
+                logger.info(
+                    "Early stopping at epoch %d (best epoch %d).",
+                    epoch,
+                    early_stopping.best_epoch,
+                )
+                break
+    except KeyboardInterrupt:
+        if not history:
+            raise
+        interrupted = True
+        logger.info("Interrupted during epoch %d.", len(history))
+    finally:
+        epochs.close()
+    result = FitResult(
+        history=history, best_epoch=len(history) - 1, interrupted=interrupted
+    )
     if early_stopping is not None and early_stopping.restore(model):
         result.best_epoch = early_stopping.best_epoch
         result.best_score = float(early_stopping.best_score)
+    elif interrupted and last_state is not None:
+        model.load_state_dict(last_state)  # not the half-trained weights
     model.eval()
     result.times = {
         "train_s": train_total,
