@@ -13,6 +13,8 @@
 """
 
 import math
+import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +129,8 @@ def test_version_1_payload_round_trips(toy, tmp_path):
     loaded = AugNetClassifier.load(tmp_path / "v1.pt", trusted=True)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     assert loaded.learned_augmentations_.equals(clf.learned_augmentations_)
-    # Written again by today's code, the file is still version 1.
+    # Written again by today's code, the file is still version 1, with the
+    # optional checksum of its tensors (older readers ignore the entry).
     loaded.save(tmp_path / "again.pt")
     payload = torch.load(tmp_path / "again.pt", weights_only=False)
     assert (payload["format"], payload["version"]) == (format_name(AugNetClassifier), 1)
@@ -138,6 +141,7 @@ def test_version_1_payload_round_trips(toy, tmp_path):
         "fitted",
         "history",
         "state_dict",
+        "sha256",
     }
 
 
@@ -160,3 +164,123 @@ def test_wrong_files_are_refused(toy, tmp_path):
     with pytest.raises(ValueError, match="not written by AugNetClassifier.save"):
         AugNetClassifier.load(path, trusted=True)
     assert type(augsleep.load(path, trusted=True)) is AugerinoClassifier
+
+
+def _tensor_data_start(raw: bytes, info) -> int:
+    """Offset of a zip entry's (stored, uncompressed) data in the file's bytes."""
+    header = raw[info.header_offset : info.header_offset + 30]
+    name_len = int.from_bytes(header[26:28], "little")
+    extra_len = int.from_bytes(header[28:30], "little")
+    return info.header_offset + 30 + name_len + extra_len
+
+
+@pytest.fixture(scope="module")
+def saved(toy, tmp_path_factory):
+    X, labels = toy
+    clf = AugNetClassifier(
+        [["gaussian_noise"]],
+        max_epochs=1,
+        n_copies_eval=2,
+        random_state=0,
+        device="cpu",
+        sfreq=SFREQ,
+    ).fit(X, labels)
+    path = tmp_path_factory.mktemp("saved") / "model.pt"
+    clf.save(path)
+    return clf, path
+
+
+def test_empty_truncated_and_foreign_files_name_the_file(saved, tmp_path):
+    _, path = saved
+    raw = path.read_bytes()
+    for name, data in {
+        "empty.pt": b"",
+        "half.pt": raw[: len(raw) // 2],
+        "start.pt": raw[:10],
+        "text.pt": b"hello world\n" * 10,
+    }.items():
+        bad = tmp_path / name
+        bad.write_bytes(data)
+        for trusted in (False, True):
+            with pytest.raises(ValueError, match=f"^{re.escape(str(bad))}: ") as info:
+                AugNetClassifier.load(bad, trusted=trusted)
+            assert "not a readable model file" in str(info.value)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        AugNetClassifier.load(tmp_path / "missing.pt")
+
+
+def test_zeroed_bytes_in_the_weights_are_refused(saved, toy, tmp_path):
+    clf, path = saved
+    X, _ = toy
+    raw = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        biggest = max(
+            (i for i in archive.infolist() if "/data/" in i.filename),
+            key=lambda i: i.file_size,
+        )
+        assert biggest.compress_type == zipfile.ZIP_STORED
+    start = _tensor_data_start(raw, biggest) + biggest.file_size // 2
+    bad = bytearray(raw)
+    bad[start : start + 64] = bytes(64)
+    (tmp_path / "zeroed.pt").write_bytes(bytes(bad))
+    # torch reads it without complaint, with other weights ...
+    payload = torch.load(tmp_path / "zeroed.pt", weights_only=True)
+    assert "sha256" in payload
+    # ... which load refuses, naming the file.
+    zeroed = re.escape(str(tmp_path / "zeroed.pt"))
+    with pytest.raises(ValueError, match=f"^{zeroed}: .*checksum"):
+        AugNetClassifier.load(tmp_path / "zeroed.pt")
+    # The intact file passes the check and predicts as the estimator saved.
+    np.testing.assert_array_equal(
+        AugNetClassifier.load(path).predict_proba(X), clf.predict_proba(X)
+    )
+
+
+def test_the_checksum_covers_every_tensor_and_is_optional(saved, tmp_path):
+    _, path = saved
+    payload = torch.load(path, weights_only=True)
+    assert payload["version"] == FORMAT_VERSION == 1
+    assert isinstance(payload["sha256"], str) and len(payload["sha256"]) == 64
+    changed = {**payload, "fitted": dict(payload["fitted"])}
+    changed["fitted"]["scale_std_"] = changed["fitted"]["scale_std_"] * 2
+    torch.save(changed, tmp_path / "scale.pt")
+    with pytest.raises(ValueError, match="checksum"):
+        AugNetClassifier.load(tmp_path / "scale.pt")
+    # Files written before the checksum (no "sha256") load without the check.
+    del changed["sha256"]
+    torch.save(changed, tmp_path / "old.pt")
+    assert AugNetClassifier.load(tmp_path / "old.pt").scale_std_[0] > 0
+    torch.save({**payload, "sha256": 3}, tmp_path / "typed.pt")
+    with pytest.raises(ValueError, match="typed.pt: .*sha256"):
+        AugNetClassifier.load(tmp_path / "typed.pt")
+
+
+@pytest.mark.parametrize("version", [0, -1, True, "1", 1.0, None])
+def test_format_versions_other_than_known_ones_are_refused(saved, tmp_path, version):
+    _, path = saved
+    payload = torch.load(path, weights_only=True)
+    bad = tmp_path / "version.pt"
+    torch.save({**payload, "version": version}, bad)
+    with pytest.raises(
+        ValueError,
+        match=f"^{re.escape(str(bad))}: format version {re.escape(repr(version))}",
+    ):
+        AugNetClassifier.load(bad)
+
+
+def test_incomplete_payloads_name_the_file_and_the_entry(saved, tmp_path):
+    _, path = saved
+    payload = torch.load(path, weights_only=True)
+    bad = tmp_path / "incomplete.pt"
+    for key in ("params", "fitted", "history", "state_dict"):
+        torch.save({k: v for k, v in payload.items() if k != key}, bad)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(bad))}: .*'{key}'"):
+            AugNetClassifier.load(bad)
+    wrong = {**payload, "state_dict": {"trunk.weight": torch.zeros(2)}}
+    wrong.pop("sha256")
+    torch.save(wrong, bad)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(bad))}: .*weights"):
+        AugNetClassifier.load(bad)
+    torch.save({**payload, "params": {**payload["params"], "bogus": 1}}, bad)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(bad))}: .*bogus"):
+        AugNetClassifier.load(bad)

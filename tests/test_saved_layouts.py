@@ -68,6 +68,7 @@ def test_old_layout_file_loads_with_the_same_predictions(tmp_path):
     clf.save(path)
     payload = torch.load(path, weights_only=True)
     payload["state_dict"] = _to_old_layout(payload["state_dict"])
+    del payload["sha256"]  # files of the old layout predate the checksum
     assert "augmentation.layers.1.transforms.5._magnitude" in payload["state_dict"]
     assert not any(k.endswith("_magnitudes") for k in payload["state_dict"])
     old_path = tmp_path / "old.pt"
