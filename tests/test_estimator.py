@@ -636,6 +636,8 @@ def test_validation_schedule_parameters_are_checked(data, name, value):
         ({"lam": {}}, "lam"),
         ({"weight_decay": -1e-4}, "weight_decay"),
         ({"n_copies_eval": 2.5}, "n_copies_eval"),
+        ({"betas": (float("nan"), 0.999)}, "betas"),
+        ({"betas": (0.9,)}, "betas"),
     ],
 )
 def test_bad_parameters_are_refused_at_fit(data, params, name):

@@ -95,6 +95,7 @@ def test_file_written_by_version_1_loads_and_predicts_the_same(toy):
         assert len(clf.history_) == clf.n_epochs_ == 2
         assert len(clf.learned_augmentations_) == 12
         assert all(math.isnan(v) for v in clf.compute_time_.values())
+        assert clf.interrupted_ is False  # not recorded before: a complete fit
         assert (
             clf.get_params() == AugNetClassifier(**V1_PARAMS, device="cpu").get_params()
         )

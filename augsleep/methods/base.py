@@ -49,7 +49,11 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
@@ -344,8 +348,10 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         if len(betas) != 2 or not all(
             isinstance(b, Real) and 0 <= b < 1 for b in betas
         ):
-            raise ValueError(
-                f"betas must be two numbers in [0, 1), got {self.betas!r}."
+            raise InvalidParameterError(
+                f"The 'betas' parameter of {type(self).__name__} must be two "
+                f"numbers in [0, 1) (Adam's beta1, beta2). Got {self.betas!r} "
+                "instead."
             )
 
     def _validate_training_data(self, X, y):
