@@ -616,6 +616,7 @@ def test_validation_schedule_parameters_are_checked(data, name, value):
         **{name: value}
     )
     with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        clf.fit(X, y)
 
 
 @pytest.mark.parametrize(
