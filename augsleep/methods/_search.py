@@ -395,6 +395,8 @@ class PolicySearchClassifier(BaseSleepClassifier):
             self.policy_choices_ = choices
             start = time.perf_counter()
             result = self._fit_module(data, _derived_seeds(seeds, _RETRAIN_KEY, step))
+            if result.interrupted:
+                raise KeyboardInterrupt  # as in the trials: the search stops
             retrain_s = time.perf_counter() - start
             fit_retrain_s += retrain_s
             row = {
@@ -437,6 +439,10 @@ class PolicySearchClassifier(BaseSleepClassifier):
                 result = self._fit_module(
                     data, _derived_seeds(seeds, _TRIAL_KEY, trial)
                 )
+                if result.interrupted:
+                    # The loop stopped at Ctrl-C and kept what it had: a search
+                    # stops there too (a stored study keeps its finished trials).
+                    raise KeyboardInterrupt
             except BaseException:
                 # Interrupted or failed: the proposer records it as unfinished.
                 proposer.abandon(handle)
