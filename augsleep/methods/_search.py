@@ -199,6 +199,127 @@ class Proposer:
         """Report a trial that raised (e.g. interrupted) before it finished."""
 
 
+class _Checkpoints:
+    """Checkpoints of a search: retrain a policy, record a row, keep the best.
+
+    Shared by every search: the trial-by-trial protocol of
+    :class:`PolicySearchClassifier` and Fast AutoAugment's density matching.
+    Seconds of search are counted from the creation of this object (or the
+    previous checkpoint) to each checkpoint; ``pretrain_s`` is a constant
+    offset of every row (measured before the search).
+
+    Parameters
+    ----------
+    clf : PolicySearchClassifier
+        The estimator being fitted (its ``_fit_module`` retrains).
+    data : _FitData
+        The whole training set and the validation set.
+    seeds : _Seeds
+        The fit's seeds (each checkpoint's retraining derives its own).
+    test : tuple of (Tensor, ndarray) | None
+        Scaled test windows and labels, only scored.
+    pretrain_s : float
+        Seconds of pretraining before the search (0 without one).
+    """
+
+    def __init__(self, clf, data, seeds, test, pretrain_s: float = 0.0):
+        self.clf, self.data, self.seeds, self.test = clf, data, seeds, test
+        self.pretrain_s = float(pretrain_s)
+        #: Cumulative seconds of search (a resumed search adds its earlier trials').
+        self.search_s = 0.0
+        self.fit_search_s = self.fit_retrain_s = 0.0
+        self.rows: list[dict] = []
+        self.best = None  # (score, module, FitResult, choices) of the best one
+        self._segment_start = time.perf_counter()
+
+    def add(self, choices: Choices, *, n_trials, best_trial, trial_score) -> dict:
+        """Retrain ``choices`` from scratch and record a ``search_history_`` row.
+
+        Parameters
+        ----------
+        choices : list of list of (str, float, float)
+            The policy to retrain.
+        n_trials : int
+            Trials done so far.
+        best_trial : int
+            The trial the policy comes from (its best one, for a merged policy).
+        trial_score : float
+            That trial's search score.
+
+        Returns
+        -------
+        row : dict
+            The recorded row.
+        """
+        clf = self.clf
+        step_search_s = time.perf_counter() - self._segment_start
+        self.search_s += step_search_s
+        self.fit_search_s += step_search_s
+        step = len(self.rows)
+        clf.policy_choices_ = choices
+        start = time.perf_counter()
+        result = clf._fit_module(
+            self.data, _derived_seeds(self.seeds, _RETRAIN_KEY, step)
+        )
+        if result.interrupted:
+            raise KeyboardInterrupt  # as in the trials: the search stops
+        retrain_s = time.perf_counter() - start
+        self.fit_retrain_s += retrain_s
+        row = {
+            "step": step,
+            "n_trials": n_trials,
+            "search_s": self.search_s,
+            "step_search_s": step_search_s,
+            "pretrain_s": self.pretrain_s,
+            "retrain_s": retrain_s,
+            "total_s": self.pretrain_s + self.search_s + retrain_s,
+            "valid_balanced_accuracy": result.best_score,
+            "best_trial": best_trial,
+            "trial_valid_balanced_accuracy": trial_score,
+            "policy": json.dumps(choices),
+        }
+        if self.test is not None:
+            row["test_balanced_accuracy"] = clf._test_score(self.test, self.seeds)
+        self.rows.append(row)
+        logger.info(
+            "%s checkpoint %d after %d trials: retrained trial %d's policy, "
+            "validation balanced accuracy %.4f.",
+            type(clf).__name__,
+            step,
+            n_trials,
+            best_trial,
+            result.best_score,
+        )
+        # Ties keep the earlier checkpoint, as the trials do.
+        if self.best is None or result.best_score > self.best[0]:
+            self.best = (result.best_score, clf.module_, result, choices)
+        self._segment_start = time.perf_counter()
+        return row
+
+    def finish(self) -> dict[str, float]:
+        """Keep the best checkpoint's model; set ``search_history_``.
+
+        Returns
+        -------
+        phases : dict
+            ``pretrain_s``, ``search_s`` and ``retrain_s`` of this fit.
+        """
+        clf = self.clf
+        _, clf.module_, result, clf.policy_choices_ = self.best
+        clf._finalise(result)
+        columns = [
+            c
+            for c in CHECKPOINT_COLUMNS
+            if c != "test_balanced_accuracy" or self.test is not None
+        ]
+        clf.search_history_ = pd.DataFrame(self.rows, columns=columns)
+        return {
+            "pretrain_s": self.pretrain_s,
+            "search_s": self.fit_search_s,
+            "retrain_s": self.fit_retrain_s,
+        }
+
+
 class PolicySearchClassifier(BaseSleepClassifier):
     """Base of the methods that search a policy trial by trial (not used directly).
 
@@ -374,61 +495,21 @@ class PolicySearchClassifier(BaseSleepClassifier):
         param_names = policy_parameter_names(K, N)
         budget, every = self.search_budget, self.checkpoint_every
 
-        segment_start = time.perf_counter()
+        checkpoints = _Checkpoints(self, data, seeds, test)
         proposer = self._make_proposer(seeds, names)
         records = proposer.previous()[:budget]
         # Trials of an earlier fit cost what they cost then (their recorded time).
-        search_s = float(np.nansum([r["time_s"] for r in records]))
-        fit_search_s = fit_retrain_s = 0.0
-        checkpoints: list[dict] = []
-        best = None  # (score, module, FitResult, choices) of the best checkpoint
+        checkpoints.search_s = float(np.nansum([r["time_s"] for r in records]))
 
         def checkpoint() -> None:
-            nonlocal search_s, fit_search_s, fit_retrain_s, segment_start, best
-            step_search_s = time.perf_counter() - segment_start
-            search_s += step_search_s
-            fit_search_s += step_search_s
             scores = [r["valid_balanced_accuracy"] for r in records]
             chosen = int(np.argmax(scores))  # ties: the first trial
-            choices = params_to_choices(records[chosen], K, N)
-            step = len(checkpoints)
-            self.policy_choices_ = choices
-            start = time.perf_counter()
-            result = self._fit_module(data, _derived_seeds(seeds, _RETRAIN_KEY, step))
-            if result.interrupted:
-                raise KeyboardInterrupt  # as in the trials: the search stops
-            retrain_s = time.perf_counter() - start
-            fit_retrain_s += retrain_s
-            row = {
-                "step": step,
-                "n_trials": len(records),
-                "search_s": search_s,
-                "step_search_s": step_search_s,
-                # No pretraining in this protocol (Fast AutoAugment will have one).
-                "pretrain_s": 0.0,
-                "retrain_s": retrain_s,
-                "total_s": search_s + retrain_s,
-                "valid_balanced_accuracy": result.best_score,
-                "best_trial": records[chosen]["trial"],
-                "trial_valid_balanced_accuracy": scores[chosen],
-                "policy": json.dumps(choices),
-            }
-            if test is not None:
-                row["test_balanced_accuracy"] = self._test_score(test, seeds)
-            checkpoints.append(row)
-            logger.info(
-                "%s checkpoint %d after %d trials: retrained trial %d's policy, "
-                "validation balanced accuracy %.4f.",
-                type(self).__name__,
-                step,
-                len(records),
-                row["best_trial"],
-                result.best_score,
+            checkpoints.add(
+                params_to_choices(records[chosen], K, N),
+                n_trials=len(records),
+                best_trial=records[chosen]["trial"],
+                trial_score=scores[chosen],
             )
-            # Ties keep the earlier checkpoint, as the trials do.
-            if best is None or result.best_score > best[0]:
-                best = (result.best_score, self.module_, result, choices)
-            segment_start = time.perf_counter()
 
         while len(records) < budget:
             trial = len(records)
@@ -468,19 +549,11 @@ class PolicySearchClassifier(BaseSleepClassifier):
                 checkpoint()
         checkpoint()  # always at the end (also when every trial was resumed)
 
-        _, self.module_, result, self.policy_choices_ = best
-        self._finalise(result)
         self.trials_ = pd.DataFrame(
             records,
             columns=[*TRIAL_COLUMNS, *proposer.extra_columns, *param_names],
         )
-        columns = [
-            c
-            for c in CHECKPOINT_COLUMNS
-            if c != "test_balanced_accuracy" or test is not None
-        ]
-        self.search_history_ = pd.DataFrame(checkpoints, columns=columns)
-        return {"pretrain_s": 0.0, "search_s": fit_search_s, "retrain_s": fit_retrain_s}
+        return checkpoints.finish()
 
     # ------------------------------------------------------------- inspection
     @property
