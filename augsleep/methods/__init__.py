@@ -20,6 +20,7 @@ from augsleep.methods.random_search import RandomSearchClassifier
 from augsleep.estimator import AugNetClassifier
 from augsleep.methods.augerino import AugerinoClassifier
 from augsleep.methods.autoaugment import AutoAugmentClassifier
+from augsleep.methods.fast_autoaugment import FastAutoAugmentClassifier
 
 #: Estimator class of each method, by name.
 METHODS: dict[str, type[BaseSleepClassifier]] = {
@@ -30,6 +31,7 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "randaugment": RandAugmentClassifier,
     "random_search": RandomSearchClassifier,
     "autoaugment": AutoAugmentClassifier,
+    "fast_autoaugment": FastAutoAugmentClassifier,
 }
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "AugerinoClassifier",
     "AutoAugmentClassifier",
     "BaseSleepClassifier",
+    "FastAutoAugmentClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",
     "RandAugmentClassifier",

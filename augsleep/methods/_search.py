@@ -1,8 +1,9 @@
 """The search protocol shared by the ADA methods that try policies one at a time.
 
-AutoAugment (TPE in place of its PPO controller, as in the AugNet paper), random
-search, and later Fast AutoAugment and the gradient methods, share one protocol,
-the one behind the paper's Fig. 6b:
+AutoAugment (TPE in place of its PPO controller, as in the AugNet paper) and
+random search share one protocol, the one behind the paper's Fig. 6b (Fast
+AutoAugment reuses its checkpoints, :class:`_Checkpoints`, with a search loop of
+its own: :mod:`augsleep.methods.fast_autoaugment`):
 
 1. a proposer (:class:`Proposer`) suggests a policy of ``K`` sub-policies of
    ``N`` stages (operation, probability, magnitude);

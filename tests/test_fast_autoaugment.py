@@ -1,0 +1,291 @@
+"""Fast AutoAugment: pretrained folds, density-matching TPE search, merged policy."""
+
+import json
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import torch
+from _toy import SFREQ, TinyTrunk, make_data
+
+from augsleep import FastAutoAugmentClassifier, load
+from augsleep.augment import Policy
+from augsleep.methods._search import CHECKPOINT_COLUMNS, TRIAL_COLUMNS
+from augsleep.methods.fast_autoaugment import FOLD_COLUMNS, merge_top_policies
+
+Cls = FastAutoAugmentClassifier
+
+TINY = dict(
+    trunk=TinyTrunk(),
+    sfreq=SFREQ,
+    max_epochs=3,
+    patience=2,
+    lr=1e-2,
+    betas=(0.9, 0.999),
+    random_state=0,
+    device="cpu",
+)
+# 2 folds, 4 trials per fold, the 2 best of each merged, a checkpoint every 2.
+SMALL = dict(search_budget=4, checkpoint_every=2, n_folds=2, n_top=2)
+TIMES = ["search_s", "step_search_s", "retrain_s", "total_s", "pretrain_s"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # pytest -n 2 on 2 cores: one torch thread per worker avoids oversubscription.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_data()
+    X_val, y_val = make_data(24, seed=1)
+    X_test, y_test = make_data(24, seed=2)
+    return X, y, X_val, y_val, X_test, y_test
+
+
+def fit(data, test=False, **params):
+    X, y, X_val, y_val, X_test, y_test = data
+    clf = FastAutoAugmentClassifier(**{**TINY, **SMALL, **params})
+    extra = dict(X_test=X_test, y_test=y_test) if test else {}
+    return clf.fit(X, y, X_val=X_val, y_val=y_val, **extra)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # module scope: before the autouse fixture
+    try:
+        return fit(data, test=True)
+    finally:
+        torch.set_num_threads(n)
+
+
+def _no_times(frame):
+    return frame.drop(columns=[c for c in [*TIMES, "time_s"] if c in frame])
+
+
+def ramps(n_windows, seed, n_times=100):
+    """Class 0 rises, class 1 falls: time reverse maps one class onto the other."""
+    rng = np.random.RandomState(seed)
+    y = np.arange(n_windows) % 2
+    ramp = np.linspace(-1.0, 1.0, n_times)
+    X = np.where(y[:, None] == 0, ramp, -ramp)[:, None, :]
+    X = 30 * (X + 0.3 * rng.randn(n_windows, 1, n_times))
+    return X.astype(np.float32), y
+
+
+# -------------------------------------------------------------- the objective
+def test_density_matching_identity_and_label_destroying_policies(monkeypatch):
+    X, y = ramps(60, seed=0)
+    X_val, y_val = ramps(20, seed=1)
+    calls = []
+    score = Cls._density_matching_score
+
+    def recording(self, module, policy, X_da, y_da, seed):
+        calls.append((module, X_da, y_da, seed, policy.choices()))
+        return score(self, module, policy, X_da, y_da, seed)
+
+    monkeypatch.setattr(Cls, "_density_matching_score", recording)
+    clf = Cls(
+        **{**TINY, "max_epochs": 15, "patience": 15},
+        search_budget=2,
+        checkpoint_every=2,
+        n_folds=2,
+        n_top=1,
+        n_subpolicies=1,
+        operations=("time_reverse", "gaussian_noise"),
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    monkeypatch.undo()
+    ops = clf._operations()
+    for k in range(2):
+        module, X_da, y_da, seed, _ = calls[k]  # round 0: fold k's first trial
+        assert len(X_da) == clf.folds_.n_heldout[k] == 30
+
+        def objective(choices, module=module, X_da=X_da, y_da=y_da, seed=seed):
+            policy = Policy.from_choices(ops, choices)
+            return clf._density_matching_score(module, policy, X_da, y_da, seed)
+
+        plain = clf.folds_.heldout_balanced_accuracy[k]
+        assert plain >= 0.9  # the unaugmented model separates the ramps
+        identity = [[("time_reverse", 0.0, 0.5), ("gaussian_noise", 0.0, 1.0)]]
+        assert objective(identity) == plain
+        reversing = [[("time_reverse", 1.0, 0.0), ("gaussian_noise", 0.0, 1.0)]]
+        assert objective(reversing) <= 0.1 < plain - 0.5
+    # A trial's recorded score is its policy's objective (same draws per fold).
+    for (module, X_da, y_da, seed, choices), row in zip(
+        calls, clf.trials_.itertuples(), strict=True
+    ):
+        policy = Policy.from_choices(ops, choices)
+        assert row.valid_balanced_accuracy == clf._density_matching_score(
+            module, policy, X_da, y_da, seed
+        )
+    assert [c[3] for c in calls[:2]] == [c[3] for c in calls[2:]]  # seed per fold
+    assert calls[0][3] != calls[1][3]
+
+
+# ------------------------------------------------------------------- protocol
+def test_trials_folds_and_merged_policy(fitted, data):
+    X = data[0]
+    clf = fitted
+    trials = clf.trials_
+    assert list(trials.columns[:9]) == [
+        *TRIAL_COLUMNS,
+        "fold",
+        "study_trial",
+        "selected",
+    ]
+    assert len(trials.columns) == 9 + 30
+    assert trials.trial.tolist() == list(range(8))
+    # Round by round: one trial per fold, each fold's study numbering its own.
+    assert trials.fold.tolist() == [0, 1] * 4
+    assert trials.study_trial.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert trials.best_epoch.isna().all() and trials.n_epochs.isna().all()
+    assert not trials.resumed.any() and (trials.time_s > 0).all()
+
+    folds = clf.folds_
+    assert list(folds.columns) == list(FOLD_COLUMNS)
+    assert folds.fold.tolist() == [0, 1]
+    assert (folds.n_train + folds.n_heldout == len(X)).all()
+    assert folds.n_heldout.sum() == len(X)  # every window held out once
+
+    # Merged: the 2 best policies of each of the 2 folds, 5 sub-policies each.
+    assert len(clf.policy_choices_) == 2 * 2 * 5
+    assert clf.policy_.n_subpolicies == 20
+    torch.testing.assert_close(clf.policy_.subpolicy_weights, torch.full((20,), 0.05))
+    assert trials.selected.sum() == 4
+    # selected: the policies merged at the best checkpoint, from its trials.
+    hist = clf.search_history_
+    best = hist.iloc[int(np.argmax(hist.valid_balanced_accuracy))]
+    done = trials.iloc[: best.n_trials]
+    for fold in (0, 1):
+        mine = done[done.fold == fold]
+        top = mine.sort_values(
+            "valid_balanced_accuracy", ascending=False, kind="stable"
+        )
+        assert set(top.trial.iloc[:2]) == set(mine.trial[mine.selected])
+
+
+def test_fewer_trials_than_n_top_merge_them_all(data):
+    clf = fit(data, search_budget=2, n_top=10, n_subpolicies=2, max_epochs=1)
+    assert len(clf.policy_choices_) == 2 * 2 * 2  # folds x trials x sub-policies
+    assert clf.trials_.selected.all()
+
+
+def test_checkpoints_retrain_the_policy_merged_so_far(fitted):
+    clf = fitted
+    hist, trials = clf.search_history_, clf.trials_
+    assert list(hist.columns) == list(CHECKPOINT_COLUMNS)
+    assert hist.n_trials.tolist() == [4, 8]  # every 2 trials per fold, 2 folds
+    records = trials.to_dict("records")
+    for row in hist.itertuples():
+        done = records[: row.n_trials]
+        choices, selected = merge_top_policies(done, 2, 2, 5, 2)
+        assert json.loads(row.policy) == [[list(st) for st in sub] for sub in choices]
+        best = trials.iloc[selected].valid_balanced_accuracy
+        assert row.trial_valid_balanced_accuracy == best.max()
+        assert row.best_trial in selected
+
+
+def test_final_model_is_the_best_checkpoint(fitted, data):
+    _, _, X_val, y_val, X_test, y_test = data
+    clf = fitted
+    hist = clf.search_history_
+    best = int(np.argmax(hist.valid_balanced_accuracy))
+    assert clf.best_valid_score_ == hist.valid_balanced_accuracy.max()
+    assert clf.score(X_val, y_val) == pytest.approx(clf.best_valid_score_)
+    assert [list(map(list, sub)) for sub in clf.policy_choices_] == json.loads(
+        hist.policy.iloc[best]
+    )
+    assert clf.score(X_test, y_test) == pytest.approx(
+        hist.test_balanced_accuracy.iloc[best]
+    )
+    assert len(clf.augmentation_summary_) == 20 * 2  # one operation per stage
+
+
+def test_seconds_add_up(fitted):
+    clf = fitted
+    hist, times = clf.search_history_, clf.compute_time_
+    assert times["pretrain_s"] > 0
+    assert (hist.pretrain_s == times["pretrain_s"]).all()
+    assert times["pretrain_s"] >= clf.folds_.time_s.sum()
+    np.testing.assert_allclose(
+        hist.total_s, hist.pretrain_s + hist.search_s + hist.retrain_s
+    )
+    np.testing.assert_allclose(hist.search_s, hist.step_search_s.cumsum())
+    assert times["search_s"] == pytest.approx(hist.search_s.iloc[-1])
+    assert times["retrain_s"] == pytest.approx(hist.retrain_s.sum())
+    assert clf.trials_.time_s.sum() <= times["search_s"]
+    assert (
+        times["pretrain_s"] + times["search_s"] + times["retrain_s"] <= times["total_s"]
+    )
+
+
+def test_seeded_search_is_reproducible(fitted, data, monkeypatch):
+    seeds = []
+    tpe = optuna.samplers.TPESampler
+
+    def recording(*args, seed=None, **kwargs):
+        seeds.append(seed)
+        return tpe(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(optuna.samplers, "TPESampler", recording)
+    again = fit(data, test=True)
+    pd.testing.assert_frame_equal(_no_times(fitted.trials_), _no_times(again.trials_))
+    pd.testing.assert_frame_equal(
+        _no_times(fitted.search_history_), _no_times(again.search_history_)
+    )
+    pd.testing.assert_frame_equal(
+        fitted.folds_.drop(columns="time_s"), again.folds_.drop(columns="time_s")
+    )
+    assert fitted.policy_choices_ == again.policy_choices_
+    other = fit(data, random_state=1)
+    params = [c for c in fitted.trials_ if c.startswith("sub")]
+    assert not fitted.trials_[params].equals(other.trials_[params])
+    # One seeded TPE per fold, seeds from random_state.
+    assert len(seeds) == 4 and all(isinstance(s, int) for s in seeds)
+    assert seeds[0] != seeds[1] and seeds[:2] != seeds[2:]
+
+
+def test_test_data_choose_nothing(fitted, data):
+    without = fit(data)
+    assert "test_balanced_accuracy" not in without.search_history_
+    pd.testing.assert_frame_equal(_no_times(without.trials_), _no_times(fitted.trials_))
+    assert without.policy_choices_ == fitted.policy_choices_
+
+
+def test_bad_settings_fail_before_training(data, monkeypatch):
+    X, y, X_val, y_val, *_ = data
+    with pytest.raises(ValueError, match="validation set"):
+        FastAutoAugmentClassifier(**{**TINY, "validation_fraction": None}).fit(X, y)
+    with pytest.raises(ValueError, match="at least as many training windows"):
+        FastAutoAugmentClassifier(**TINY, n_folds=3).fit(
+            X[:2], y[:2], X_val=X_val[:2], y_val=y_val[:2]
+        )
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the operations were checked")
+
+    monkeypatch.setattr(Cls, "_fit_module", no_training)
+    with pytest.raises(ValueError, match="single channel"):
+        fit(data, operations=("channels_shuffle",))
+
+
+def test_save_load_keeps_the_search(fitted, data, tmp_path):
+    X_val = data[2]
+    fitted.save(tmp_path / "fast.pt")
+    loaded = load(tmp_path / "fast.pt", trusted=True)  # the toy trunk is pickled
+    assert type(loaded) is FastAutoAugmentClassifier
+    for name in ("search_history_", "trials_", "folds_"):
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(fitted, name))
+    assert [list(map(tuple, sub)) for sub in loaded.policy_choices_] == (
+        fitted.policy_choices_
+    )
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_val), fitted.predict_proba(X_val)
+    )
+    assert loaded.compute_time_ == fitted.compute_time_
