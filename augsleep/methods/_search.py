@@ -231,6 +231,8 @@ class _Checkpoints:
         self.fit_search_s = self.fit_retrain_s = 0.0
         self.rows: list[dict] = []
         self.best = None  # (score, module, FitResult, choices) of the best one
+        #: Step of the best checkpoint (None before the first).
+        self.best_step: int | None = None
         self._segment_start = time.perf_counter()
 
     def add(self, choices: Choices, *, n_trials, best_trial, trial_score) -> dict:
@@ -294,6 +296,7 @@ class _Checkpoints:
         # Ties keep the earlier checkpoint, as the trials do.
         if self.best is None or result.best_score > self.best[0]:
             self.best = (result.best_score, clf.module_, result, choices)
+            self.best_step = step
         self._segment_start = time.perf_counter()
         return row
 

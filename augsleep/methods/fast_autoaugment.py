@@ -429,8 +429,9 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
 
         def checkpoint() -> None:
             choices, selected = merge_top_policies(records, n_folds, self.n_top, K, N)
+            merged = set(selected)
             best = max(
-                (r for r in records if r["trial"] in set(selected)),
+                (r for r in records if r["trial"] in merged),
                 key=lambda r: r["valid_balanced_accuracy"],
             )
             checkpoints.add(
@@ -439,43 +440,35 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
                 best_trial=best["trial"],
                 trial_score=best["valid_balanced_accuracy"],
             )
-            self._selected.append(selected)
+            selections.append(selected)
 
-        self._selected = []
-        try:
-            for fold_trial in range(budget):
-                for k, (module, X_da, y_da) in enumerate(models):
-                    trial_start = time.perf_counter()
-                    handle, choices = proposers[k].ask(fold_trial)
-                    policy = Policy.from_choices(operations, choices)
-                    score = self._density_matching_score(
-                        module, policy, X_da, y_da, draw_seeds[k]
-                    )
-                    record = {
-                        "trial": len(records),
-                        "valid_balanced_accuracy": score,
-                        "best_epoch": np.nan,
-                        "n_epochs": np.nan,
-                        "time_s": time.perf_counter() - trial_start,
-                        "resumed": False,
-                        "fold": k,
-                        **choices_to_params(choices),
-                    }
-                    proposers[k].tell(handle, record)
-                    records.append(record)
-                if (fold_trial + 1) % every == 0 and fold_trial + 1 < budget:
-                    checkpoint()
-            checkpoint()  # always at the end
-            phases = checkpoints.finish()
-            # The final policy is the best checkpoint's: mark its trials.
-            best_step = next(
-                i
-                for i, row in enumerate(checkpoints.rows)
-                if row["valid_balanced_accuracy"] == checkpoints.best[0]
-            )
-            chosen = set(self._selected[best_step])
-        finally:
-            del self._selected
+        selections: list[list[int]] = []  # the merged trials, per checkpoint
+        for fold_trial in range(budget):
+            for k, (module, X_da, y_da) in enumerate(models):
+                trial_start = time.perf_counter()
+                handle, choices = proposers[k].ask(fold_trial)
+                policy = Policy.from_choices(operations, choices)
+                score = self._density_matching_score(
+                    module, policy, X_da, y_da, draw_seeds[k]
+                )
+                record = {
+                    "trial": len(records),
+                    "valid_balanced_accuracy": score,
+                    "best_epoch": np.nan,
+                    "n_epochs": np.nan,
+                    "time_s": time.perf_counter() - trial_start,
+                    "resumed": False,
+                    "fold": k,
+                    **choices_to_params(choices),
+                }
+                proposers[k].tell(handle, record)
+                records.append(record)
+            if (fold_trial + 1) % every == 0 and fold_trial + 1 < budget:
+                checkpoint()
+        checkpoint()  # always at the end
+        phases = checkpoints.finish()
+        # The final policy is the best checkpoint's: mark the trials merged in it.
+        chosen = set(selections[checkpoints.best_step])
         for r in records:
             r["selected"] = r["trial"] in chosen
         self.trials_ = pd.DataFrame(
