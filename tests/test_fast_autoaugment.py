@@ -129,6 +129,32 @@ def test_density_matching_identity_and_label_destroying_policies(monkeypatch):
 
 
 # ------------------------------------------------------------------- protocol
+def test_folds_pretrain_without_augmentation_then_retrain_on_all(data, monkeypatch):
+    X = data[0]
+    calls = []
+    fit_module = Cls._fit_module
+
+    def recording(self, data_, seeds):
+        calls.append((len(data_.X_train), self.policy_choices_, seeds))
+        result = fit_module(self, data_, seeds)
+        calls[-1] += (self.module_.augmentation.summary().empty,)
+        return result
+
+    monkeypatch.setattr(Cls, "_fit_module", recording)
+    clf = fit(data, max_epochs=1)
+    # Two pretrainings on D_M (the other fold: half the windows), no policy.
+    assert [c[0] for c in calls[:2]] == [24, 24]
+    assert all(c[1] is None and c[3] for c in calls[:2])
+    assert calls[0][2] != calls[1][2]  # seeds of their own
+    # Then one retraining per checkpoint, on every window, with a merged policy.
+    assert len(calls) == 2 + len(clf.search_history_)
+    for (n, choices, _, identity), row in zip(
+        calls[2:], clf.search_history_.itertuples(), strict=True
+    ):
+        assert n == len(X) and not identity
+        assert [list(map(list, sub)) for sub in choices] == json.loads(row.policy)
+
+
 def test_trials_folds_and_merged_policy(fitted, data):
     X = data[0]
     clf = fitted

@@ -339,8 +339,8 @@ def _expected_failed_checks(estimator):
     if name not in MONTE_CARLO:
         # No augmentation (none), and the policy searches (random_search,
         # autoaugment, fast_autoaugment): every check passes. The searches pass
-        # the class-weight check despite their validation split (random_state 0
-        # to 5 tried for the first two, 0 for Fast AutoAugment): the final model
+        # the class-weight check despite their validation split (for
+        # random_state 0 to 5 when tried): the final model
         # is the better of two retrainings.
         return {}
     return {
