@@ -385,6 +385,8 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
             self.policy_choices_ = None
             pretrain_seeds = _derived_seeds(seeds, _PRETRAIN_KEY, k)
             result = self._fit_module(fold_data, pretrain_seeds)
+            if result.interrupted:
+                raise KeyboardInterrupt  # Ctrl-C in pretraining stops the fit
             module = self.module_
             X_da = data.X_train[torch.as_tensor(da)]
             y_da = data.y_train_enc[da]
