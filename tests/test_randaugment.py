@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 from _toy import SFREQ, TinyTrunk, make_data
+from sklearn.utils._param_validation import InvalidParameterError
 
 from augsleep import RandAugmentClassifier, load
 from augsleep.augment import RandAugment, TrainingOnly, make_operations
@@ -97,15 +98,17 @@ def test_a_validation_set_is_required(data):
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"n_ops_grid": (0,)}, "n_ops_grid must be integers >= 1"),
-        ({"n_ops_grid": (1.5,)}, "n_ops_grid must be integers >= 1"),
-        ({"magnitude_grid": (1.2,)}, r"magnitude_grid must be numbers in \[0, 1\]"),
+        ({"n_ops_grid": (0,)}, "'n_ops_grid' parameter .* must be integers >= 1"),
+        ({"n_ops_grid": (1.5,)}, "'n_ops_grid' parameter .* must be integers >= 1"),
+        ({"magnitude_grid": (1.2,)}, r"'magnitude_grid' parameter .* \[0, 1\]"),
         ({"operations": ("channels_shuffle",)}, "single channel"),
     ],
 )
 def test_bad_grids_and_operations_are_refused(data, params, match):
     X, y, X_val, y_val = data
-    with pytest.raises(ValueError, match=match):
+    grid = "operations" not in params
+    error = InvalidParameterError if grid else ValueError
+    with pytest.raises(error, match=match):
         RandAugmentClassifier(**params, **TINY).fit(X, y, X_val=X_val, y_val=y_val)
 
 

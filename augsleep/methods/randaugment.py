@@ -20,7 +20,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from augsleep.methods._docs import fill_doc
@@ -167,16 +167,17 @@ class RandAugmentClassifier(BaseSleepClassifier):
             isinstance(n, Integral) and not isinstance(n, bool) and n >= 1
             for n in n_ops
         ):
-            raise ValueError(
-                f"n_ops_grid must be integers >= 1, got {self.n_ops_grid!r}."
+            raise InvalidParameterError(
+                "The 'n_ops_grid' parameter of RandAugmentClassifier must be "
+                f"integers >= 1, got {self.n_ops_grid!r}."
             )
         mags = list(np.ravel(self.magnitude_grid))
         if not mags or not all(
             isinstance(m, Real) and np.isfinite(m) and 0 <= m <= 1 for m in mags
         ):
-            raise ValueError(
-                f"magnitude_grid must be numbers in [0, 1], got "
-                f"{self.magnitude_grid!r}."
+            raise InvalidParameterError(
+                "The 'magnitude_grid' parameter of RandAugmentClassifier must be "
+                f"numbers in [0, 1], got {self.magnitude_grid!r}."
             )
 
     def _grid(self) -> list[tuple[int, float]]:
