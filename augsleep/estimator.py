@@ -116,8 +116,10 @@ braindecode Transform | list of braindecode Transform
         Copies used to score the validation set at every validated epoch;
         ``None`` (default) uses ``n_copies_eval``, as the paper does. Lower it to
         make validation cheaper: validation at ``C`` copies costs about ``C``
-        predictions of the validation set, which at ``C = 20`` is most of AugNet's
-        fit time (benchmarks/README.md, "Fit cost").
+        predictions of the validation set, which at ``C = 20`` was a quarter
+        (1 x 500 windows) to two thirds (6 x 3000) of AugNet's fit time; ``4``
+        kept the same epochs in most measured fits at a fifth of the cost
+        (benchmarks/README.md, "Fit cost").
     valid_every : int
         Score the validation set after every ``valid_every``-th epoch only (and
         after the last of ``max_epochs``); the other epochs have NaN as
