@@ -397,19 +397,10 @@ braindecode Transform | list of braindecode Transform
             One per layer, to apply in sequence (e.g. as ``transforms`` of
             braindecode's ``AugmentedDataLoader``).
         """
-        from augsleep.augment import export_policy
-
         check_is_fitted(self)
         if self.module_.augmentation.is_identity:
             raise ValueError(
                 "This model has no learnable augmentation (augmentation is None or "
                 "fixed); there is no learned policy to export."
             )
-        return export_policy(
-            self.module_.augmentation,
-            sfreq=self.sfreq_,
-            ch_names=self.ch_names_,
-            positions=self.positions_,
-            noise_scale=self._noise_scale(units),
-            random_state=random_state,
-        )
+        return self._export(self.module_.augmentation, units, random_state)

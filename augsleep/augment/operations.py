@@ -11,21 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from augsleep.augment.presets import SENSOR_TRANSFORMS
 from augsleep.transforms import TRANSFORMS, DifferentiableTransform, make_transform
 
 logger = logging.getLogger(__name__)
 
 #: The 13 operations of the paper's Table A.4, in its order.
 OPERATIONS = tuple(TRANSFORMS)
-#: Operations that mix or remove channels: meaningless on one channel.
-MULTICHANNEL_OPERATIONS = (
-    "channels_symmetry",
-    "channels_shuffle",
-    "channels_dropout",
-    "sensors_rotation_x",
-    "sensors_rotation_y",
-    "sensors_rotation_z",
-)
+#: Operations that mix or remove channels: meaningless on one channel. The
+#: sensor layer's, but sign flip, which negates each channel on its own.
+MULTICHANNEL_OPERATIONS = tuple(n for n in SENSOR_TRANSFORMS if n != "sign_flip")
 
 
 def _why_not(name: str, n_chans: int, ch_names, positions) -> str | None:

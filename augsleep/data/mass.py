@@ -180,23 +180,6 @@ def load_mass(
         ``hypnogram``. Its ``loading_report`` attribute is a
         :class:`LoadingReport`.
     """
-    check_preprocessing(
-        channels=channels,
-        crop_wake_mins=crop_wake_mins,
-        l_freq=l_freq,
-        h_freq=h_freq,
-        sfreq=sfreq,
-        window_s=window_s,
-        standardize=standardize,
-    )
-    if reference is not None and (not isinstance(reference, str) or not reference):
-        raise ValueError(
-            f"reference must be an electrode name or None, got {reference!r}."
-        )
-    entries = find_mass_files(path)
-    entries = select_entries(
-        entries, [{"subject": s, "recording": 1} for *_, s in entries], path, subjects
-    )
     options = dict(
         crop_wake_mins=crop_wake_mins,
         l_freq=l_freq,
@@ -204,6 +187,15 @@ def load_mass(
         sfreq=sfreq,
         window_s=window_s,
         standardize=standardize,
+    )
+    check_preprocessing(channels=channels, **options)
+    if reference is not None and (not isinstance(reference, str) or not reference):
+        raise ValueError(
+            f"reference must be an electrode name or None, got {reference!r}."
+        )
+    entries = find_mass_files(path)
+    entries = select_entries(
+        entries, [{"subject": s, "recording": 1} for *_, s in entries], path, subjects
     )
     config = recording_config(
         loader="mass", channels=list(channels), reference=reference, **options

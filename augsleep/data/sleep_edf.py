@@ -151,8 +151,7 @@ def load_sleep_edf(
     UserWarning
         If a hypnogram has unknown stage labels (see :class:`LoadingReport`).
     """
-    check_preprocessing(
-        channels=channels,
+    options = dict(
         crop_wake_mins=crop_wake_mins,
         l_freq=l_freq,
         h_freq=h_freq,
@@ -160,19 +159,12 @@ def load_sleep_edf(
         window_s=window_s,
         standardize=standardize,
     )
+    check_preprocessing(channels=channels, **options)
+    options["channels"] = list(channels)
     pairs = find_sleep_edf_files(path)
     entries = [(p, h, parse_sleep_edf_name(p.name)) for p, h in pairs]
     entries = select_entries(
         entries, [e[2] for e in entries], path, subjects, recordings
-    )
-    options = dict(
-        channels=list(channels),
-        crop_wake_mins=crop_wake_mins,
-        l_freq=l_freq,
-        h_freq=h_freq,
-        sfreq=sfreq,
-        window_s=window_s,
-        standardize=standardize,
     )
     config = recording_config(loader="sleep_edf", **options)
     report = LoadingReport()

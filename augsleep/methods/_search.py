@@ -36,7 +36,12 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from augsleep.methods._input import check_labels, check_windows
-from augsleep.methods.base import BaseSleepClassifier, _FitData, _Seeds
+from augsleep.methods.base import (
+    BaseSleepClassifier,
+    _derived_seeds,
+    _FitData,
+    _Seeds,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -148,17 +153,6 @@ def derived_seed(seeds: _Seeds, *key: int) -> int:
     """One seed drawn from the fit's seeds and a key (e.g. a proposer's)."""
     state = np.random.SeedSequence([seeds.init, seeds.train, *key]).generate_state(1)
     return int(state[0] % 2**31)
-
-
-def _derived_seeds(seeds: _Seeds, *key: int) -> _Seeds:
-    """Draw the initialisation and training seeds of one training of the search.
-
-    Each trial and each checkpoint retraining gets its own initialisation,
-    shuffling and augmentation draws; the validation split and draws stay the
-    fit's, so that all are scored on the same windows.
-    """
-    state = np.random.SeedSequence([seeds.init, seeds.train, *key]).generate_state(2)
-    return seeds._replace(init=int(state[0] % 2**31), train=int(state[1] % 2**31))
 
 
 class Proposer:
@@ -584,17 +578,8 @@ class PolicySearchClassifier(BaseSleepClassifier):
         transforms : list of braindecode Transform
             One choice over the sub-policies, each the sequence of its stages.
         """
-        from augsleep.augment import export_policy
-
         check_is_fitted(self)
-        return export_policy(
-            self.policy_,
-            sfreq=self.sfreq_,
-            ch_names=self.ch_names_,
-            positions=self.positions_,
-            noise_scale=self._noise_scale(units),
-            random_state=random_state,
-        )
+        return self._export(self.policy_, units, random_state)
 
 
 def nan_if_missing(mapping, key) -> float:

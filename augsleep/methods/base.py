@@ -102,6 +102,17 @@ class _Seeds(NamedTuple):
     predict: int
 
 
+def _derived_seeds(seeds: _Seeds, *key: int) -> _Seeds:
+    """Draw the initialisation and training seeds of one more training of a fit.
+
+    Each search trial and each retraining (keyed, e.g., by its index) gets its
+    own initialisation, shuffling and augmentation draws; the validation split
+    and draws stay the fit's, so that all are scored on the same windows.
+    """
+    state = np.random.SeedSequence([seeds.init, seeds.train, *key]).generate_state(2)
+    return seeds._replace(init=int(state[0] % 2**31), train=int(state[1] % 2**31))
+
+
 class _FitData(NamedTuple):
     X_train: Tensor
     y_train: Tensor
@@ -570,6 +581,33 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
     def _make_optimizer(self) -> torch.optim.Adam:
         return make_optimizer(
             self.module_, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay
+        )
+
+    def _export(self, augmentation, units: str, random_state):
+        """Export what this fit learned or used (``augment.export_policy``).
+
+        Parameters
+        ----------
+        augmentation : AugmentationModule | Policy | RandAugment
+            What the model learned or used.
+        units : {"standardized", "input"}
+            Units of the exported Gaussian-noise level (:meth:`_noise_scale`).
+        random_state : int | None
+            Seed of the exported transforms' numpy generators.
+
+        Returns
+        -------
+        transforms : list of braindecode Transform
+        """
+        from augsleep.augment import export_policy
+
+        return export_policy(
+            augmentation,
+            sfreq=self.sfreq_,
+            ch_names=self.ch_names_,
+            positions=self.positions_,
+            noise_scale=self._noise_scale(units),
+            random_state=random_state,
         )
 
     def _noise_scale(self, units: str) -> float:

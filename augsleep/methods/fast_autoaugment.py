@@ -46,14 +46,13 @@ from augsleep.methods._search import (
     TRIAL_COLUMNS,
     PolicySearchClassifier,
     _Checkpoints,
-    _derived_seeds,
     choices_to_params,
     derived_seed,
     params_to_choices,
     policy_parameter_names,
 )
 from augsleep.methods.autoaugment import _optuna_logging, _TPEProposer
-from augsleep.methods.base import _FitData
+from augsleep.methods.base import _derived_seeds, _FitData
 from augsleep.training import make_generator, predict_batch_size, predict_log_proba
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from augsleep.methods._docs import fill_doc
-from augsleep.methods.base import BaseSleepClassifier, _Seeds
+from augsleep.methods.base import BaseSleepClassifier, _derived_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +38,6 @@ SEARCH_COLUMNS = (
     "n_epochs",
     "time_s",
 )
-
-
-def _trial_seeds(seeds: _Seeds, trial: int) -> _Seeds:
-    """Seeds of one search trial, drawn from the fit's seeds and the trial index.
-
-    Trials get their own initialisation, shuffling and augmentation draws, apart
-    from the final training's; the validation split and draws stay the fit's.
-    """
-    init, train = np.random.SeedSequence(
-        [seeds.init, seeds.train, trial]
-    ).generate_state(2)
-    return seeds._replace(init=int(init % 2**31), train=int(train % 2**31))
 
 
 @fill_doc
@@ -219,7 +207,7 @@ class RandAugmentClassifier(BaseSleepClassifier):
         for trial, (n_ops, magnitude) in enumerate(self._grid()):
             start = time.perf_counter()
             self.n_ops_, self.magnitude_ = n_ops, magnitude
-            result = self._fit_module(data, _trial_seeds(seeds, trial))
+            result = self._fit_module(data, _derived_seeds(seeds, trial))
             if result.interrupted:
                 # Ctrl-C in the search: no final model was trained, nothing to keep.
                 raise KeyboardInterrupt
@@ -281,14 +269,5 @@ class RandAugmentClassifier(BaseSleepClassifier):
         transforms : list of braindecode Transform
             ``n_ops_`` uniform choices over the operations, to apply in sequence.
         """
-        from augsleep.augment import export_policy
-
         check_is_fitted(self)
-        return export_policy(
-            self.policy_,
-            sfreq=self.sfreq_,
-            ch_names=self.ch_names_,
-            positions=self.positions_,
-            noise_scale=self._noise_scale(units),
-            random_state=random_state,
-        )
+        return self._export(self.policy_, units, random_state)
