@@ -15,7 +15,6 @@ transforms), as :class:`augsleep.NoAugmentationClassifier` and
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -34,7 +33,6 @@ from augsleep.methods.base import BaseSleepClassifier
 logger = logging.getLogger(__name__)
 
 #: AugNetClassifier's parameters of how often and on what early stopping scores.
-_VALIDATION_SCHEDULE = ("valid_every", "valid_subsample")
 
 # Pickles of fitted models from before augsleep.methods refer to it here.
 _FixedAugmentationTrunk = FixedAugmentationTrunk
@@ -294,22 +292,10 @@ braindecode Transform | list of braindecode Transform
 
     # A subclass whose __init__ does not take these keeps the paper's validation.
     def _valid_every(self) -> int:
-        return getattr(self, "valid_every", 1)
+        return self.valid_every
 
     def _valid_subsample(self):
-        return getattr(self, "valid_subsample", None)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        # scikit-learn wants the constraints to name exactly the __init__
-        # parameters: drop the validation-schedule ones a subclass does not take
-        # (AugerinoClassifier lists its own parameters).
-        params = inspect.signature(cls.__init__).parameters
-        cls._parameter_constraints = {
-            k: v
-            for k, v in cls._parameter_constraints.items()
-            if k not in _VALIDATION_SCHEDULE or k in params
-        }
+        return self.valid_subsample
 
     def _build_augmentation(self):
         from augsleep.augment import AugmentationModule

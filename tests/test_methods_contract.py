@@ -415,3 +415,12 @@ def test_interrupted_fit_keeps_the_finished_epochs(name, data, monkeypatch):
     assert clf.best_epoch_ == int(np.argmax(scores))
     assert clf.best_valid_score_ == scores.max()
     assert clf.predict(X_val).shape == (len(X_val),)
+
+
+def test_augerino_takes_augnets_validation_schedule(data):
+    # Augerino lists its own parameters: the cheaper validation is among them.
+    X, y, X_val, y_val = data
+    clf = make("augerino", max_epochs=4, patience=None, valid_every=2)
+    clf.fit(X, y, X_val=X_val, y_val=y_val)
+    validated = clf.history_.valid_balanced_accuracy.notna().tolist()
+    assert validated == [False, True, False, True]

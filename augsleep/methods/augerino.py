@@ -28,6 +28,12 @@ class AugerinoClassifier(AugNetClassifier):
         Augmented copies C averaged in training and by ``predict``.
     n_copies_valid : int | None
         Copies used to score the validation set; ``None`` uses ``n_copies_eval``.
+    valid_every : int
+        Score the validation set after every ``valid_every``-th epoch only (and
+        after the last), as in :class:`augsleep.AugNetClassifier`.
+    valid_subsample : int | float | None
+        Score a fixed stratified subsample of the validation set (a number of
+        windows or a fraction), as in :class:`augsleep.AugNetClassifier`.
     initial_magnitude : float
         Initial magnitude of every learnable transform, in [0, 1].
     temperature : float
@@ -56,6 +62,8 @@ class AugerinoClassifier(AugNetClassifier):
         n_copies_train=1,
         n_copies_eval=20,
         n_copies_valid=None,
+        valid_every=1,
+        valid_subsample=None,
         lr=1e-3,
         betas=(0.0, 0.999),
         weight_decay=0.0,
@@ -98,6 +106,8 @@ class AugerinoClassifier(AugNetClassifier):
         self.n_copies_train = n_copies_train
         self.n_copies_eval = n_copies_eval
         self.n_copies_valid = n_copies_valid
+        self.valid_every = valid_every
+        self.valid_subsample = valid_subsample
         self.initial_magnitude = initial_magnitude
         self.temperature = temperature
 
