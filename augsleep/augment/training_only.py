@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from augsleep.augment.layers import SUMMARY_COLUMNS, Identity
+from augsleep.augment.layers import Identity
 
 
 class TrainingOnly(Identity):
@@ -51,14 +51,14 @@ class TrainingOnly(Identity):
         return not self.training
 
     def summary(self) -> pd.DataFrame:
-        """Describe the policy in the columns of :data:`SUMMARY_COLUMNS`.
+        """Describe the policy in the columns of ``augsleep.augment.SUMMARY_COLUMNS``.
 
         Returns
         -------
         summary : DataFrame
             The policy's ``summary()``.
         """
-        return self.policy.summary()[list(SUMMARY_COLUMNS)]
+        return self.policy.summary()
 
     def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Augment a training batch; return an evaluation batch unchanged.
