@@ -179,21 +179,32 @@ def test_search_trace_and_the_relaxed_policy_are_kept(fitted):
     trace = fitted.search_trace_
     assert list(trace.columns) == list(TRACE_COLUMNS) and len(trace) == 3
     assert np.isfinite(trace.drop(columns="epoch").to_numpy()).all()
-    frame = fitted.search_policy_
-    assert len(frame) == 2 * 2 * len(OPS)
+    frames = fitted.search_policy_
+    # The start, then each checkpoint (2 and 3 epochs).
+    assert frames.n_epochs.unique().tolist() == [0, 2, 3]
+    assert len(frames) == 3 * 2 * 2 * len(OPS)
+    frame = frames[frames.n_epochs == 3]
     np.testing.assert_allclose(frame.groupby(["subpolicy", "stage"]).weight.sum(), 1)
+    # The policy was learned: it moved from its start.
+    start = frames[frames.n_epochs == 0]
+    assert not np.allclose(start.probability, frame.probability)
 
 
 def test_exported_policy_is_a_sample_mode_policy_of_the_top_operations(fitted):
     policy = fitted.policy_
     assert isinstance(policy, Policy) and policy.mode == "sample"
     assert (policy.n_subpolicies, policy.n_stages) == (2, 2)
-    frame = fitted.search_policy_
-    best = int(fitted.search_history_.valid_balanced_accuracy.idxmax())
-    if best == len(fitted.search_history_) - 1:  # the end-of-search policy
-        top = frame.loc[frame.groupby(["subpolicy", "stage"]).weight.idxmax()]
-        names = [stage[0] for sub in fitted.policy_choices_ for stage in sub]
-        assert top.transform.tolist() == names
+    # The chosen checkpoint's relaxed policy, reduced to its top operations.
+    hist = fitted.search_history_
+    best = int(hist.valid_balanced_accuracy.idxmax())
+    frames = fitted.search_policy_
+    frame = frames[frames.n_epochs == hist.n_trials[best]]
+    top = frame.loc[frame.groupby(["subpolicy", "stage"]).weight.idxmax()]
+    names = [stage[0] for sub in fitted.policy_choices_ for stage in sub]
+    assert top["transform"].tolist() == names
+    np.testing.assert_allclose(
+        top.probability, [stage[1] for sub in fitted.policy_choices_ for stage in sub]
+    )
 
 
 def test_seeded_fits_are_reproducible(data, fitted):

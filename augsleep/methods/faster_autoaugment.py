@@ -429,9 +429,11 @@ class FasterAutoAugmentClassifier(PolicySearchClassifier):
         between real and augmented windows), ``real_ce``, ``augmented_ce``,
         ``gradient_penalty``, and its measured ``time_s``.
     search_policy_ : DataFrame
-        The relaxed policy at the end of the search, every operation of every
-        stage (:meth:`augsleep.augment.Policy.to_frame` with
-        ``all_operations=True``): what the export kept and what it left out.
+        The relaxed policy at the start of the search (``n_epochs`` 0) and at
+        every checkpoint (``n_epochs``: search epochs done), every operation
+        of every stage: ``n_epochs`` then the columns of
+        :meth:`augsleep.augment.Policy.to_frame` with ``all_operations=True``
+        (what the export kept and what it left out).
     %(shared_attributes)s
 
     Notes
@@ -628,6 +630,7 @@ class FasterAutoAugmentClassifier(PolicySearchClassifier):
             search = self._make_search(data, search_seeds, operations)
             generator = make_generator(search_seeds.train, device)
             trace = []
+            snapshots = [self._snapshot(search.policy, 0)]
             epochs = tqdm(
                 range(self.search_budget),
                 disable=not self.verbose,
@@ -651,6 +654,7 @@ class FasterAutoAugmentClassifier(PolicySearchClassifier):
                 )
                 n_done = epoch + 1
                 if n_done % self.checkpoint_every == 0 or n_done == self.search_budget:
+                    snapshots.append(self._snapshot(search.policy, n_done))
                     # Retrainings seed themselves (fork_rng inside _fit_module).
                     checkpoints.add(
                         search.policy.choices(),
@@ -660,5 +664,12 @@ class FasterAutoAugmentClassifier(PolicySearchClassifier):
                     )
         phases = checkpoints.finish()
         self.search_trace_ = pd.DataFrame(trace, columns=list(TRACE_COLUMNS))
-        self.search_policy_ = search.policy.to_frame(all_operations=True)
+        self.search_policy_ = pd.concat(snapshots, ignore_index=True)
         return phases
+
+    @staticmethod
+    def _snapshot(policy, n_epochs: int) -> pd.DataFrame:
+        """List the relaxed policy's every operation after ``n_epochs`` epochs."""
+        frame = policy.to_frame(all_operations=True)
+        frame.insert(0, "n_epochs", n_epochs)
+        return frame
