@@ -68,11 +68,24 @@ EXTRA = {
         n_top=1,
         validation_fraction=0.3,
     ),
+    # Two search epochs of a small relaxed policy, a checkpoint after each.
+    "faster_autoaugment": dict(
+        search_budget=2,
+        checkpoint_every=1,
+        n_subpolicies=2,
+        validation_fraction=0.3,
+    ),
 }
 # Methods whose predictions average random augmented copies.
 MONTE_CARLO = {"augnet", "augerino"}
 # Methods that search a policy before their final training.
-SEARCH = {"randaugment", "random_search", "autoaugment", "fast_autoaugment"}
+SEARCH = {
+    "randaugment",
+    "random_search",
+    "autoaugment",
+    "fast_autoaugment",
+    "faster_autoaugment",
+}
 # Methods that pretrain a model before their search.
 PRETRAIN = {"fast_autoaugment"}
 NAMES = sorted(METHODS)
@@ -125,6 +138,7 @@ def test_registry_names_the_first_methods():
         "random_search",
         "autoaugment",
         "fast_autoaugment",
+        "faster_autoaugment",
     } <= set(METHODS)
     for cls in METHODS.values():
         assert issubclass(cls, BaseSleepClassifier)
@@ -338,10 +352,10 @@ def _expected_failed_checks(estimator):
         return {"check_class_weight_classifiers": _VALIDATION_SPLIT}
     if name not in MONTE_CARLO:
         # No augmentation (none), and the policy searches (random_search,
-        # autoaugment, fast_autoaugment): every check passes. The searches pass
-        # the class-weight check despite their validation split (for
-        # random_state 0 to 5 when tried): the final model
-        # is the better of two retrainings.
+        # autoaugment, fast_autoaugment, faster_autoaugment): every check
+        # passes. The searches pass the class-weight check despite their
+        # validation split (for random_state 0 to 5 when tried, for the first
+        # three): the final model is the better of two retrainings.
         return {}
     return {
         "check_methods_subset_invariance": _MONTE_CARLO_REASON,

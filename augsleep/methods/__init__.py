@@ -21,6 +21,7 @@ from augsleep.estimator import AugNetClassifier
 from augsleep.methods.augerino import AugerinoClassifier
 from augsleep.methods.autoaugment import AutoAugmentClassifier
 from augsleep.methods.fast_autoaugment import FastAutoAugmentClassifier
+from augsleep.methods.faster_autoaugment import FasterAutoAugmentClassifier
 
 #: Estimator class of each method, by name.
 METHODS: dict[str, type[BaseSleepClassifier]] = {
@@ -32,6 +33,7 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "random_search": RandomSearchClassifier,
     "autoaugment": AutoAugmentClassifier,
     "fast_autoaugment": FastAutoAugmentClassifier,
+    "faster_autoaugment": FasterAutoAugmentClassifier,
 }
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "AutoAugmentClassifier",
     "BaseSleepClassifier",
     "FastAutoAugmentClassifier",
+    "FasterAutoAugmentClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",
     "RandAugmentClassifier",

@@ -1,9 +1,10 @@
 """The search protocol shared by the ADA methods that try policies one at a time.
 
 AutoAugment (TPE in place of its PPO controller, as in the AugNet paper) and
-random search share one protocol, the one behind the paper's Fig. 6b (Fast
-AutoAugment reuses its checkpoints, :class:`_Checkpoints`, with a search loop of
-its own: :mod:`augsleep.methods.fast_autoaugment`):
+random search share one protocol, the one behind the paper's Fig. 6b (Fast and
+Faster AutoAugment reuse its checkpoints, :class:`_Checkpoints`, with search
+loops of their own: :mod:`augsleep.methods.fast_autoaugment`,
+:mod:`augsleep.methods.faster_autoaugment`):
 
 1. a proposer (:class:`Proposer`) suggests a policy of ``K`` sub-policies of
    ``N`` stages (operation, probability, magnitude);
@@ -198,7 +199,8 @@ class _Checkpoints:
     """Checkpoints of a search: retrain a policy, record a row, keep the best.
 
     Shared by every search: the trial-by-trial protocol of
-    :class:`PolicySearchClassifier` and Fast AutoAugment's density matching.
+    :class:`PolicySearchClassifier`, Fast AutoAugment's density matching and
+    Faster AutoAugment's search epochs.
     Seconds of search are counted from the creation of this object (or the
     previous checkpoint) to each checkpoint; ``pretrain_s`` is a constant
     offset of every row (measured before the search).
