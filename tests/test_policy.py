@@ -165,7 +165,7 @@ def test_state_dict_round_trip(ops, X):
         ({"probability": 1.5}, "probability must lie in"),
         ({"magnitude": np.zeros((2, 2, 2))}, "magnitude must be a number or an array"),
         ({"n_subpolicies": 0}, "n_subpolicies must be an integer"),
-        ({"mode": "relaxed"}, "mode must be one of"),
+        ({"mode": "soft"}, "mode must be one of"),
     ],
 )
 def test_policy_refuses_bad_parameters(ops, kwargs, match):
@@ -260,3 +260,125 @@ def test_exported_randaugment_draws_n_ops_operations(ops):
     for choice in exported:
         np.testing.assert_allclose(choice.weights, np.full(len(ops), 1 / len(ops)))
     assert exported[0].transforms[0] is not exported[1].transforms[0]
+
+
+# ------------------------------------------------------------ relaxed modes
+RELAXED = ("relaxed", "gumbel")
+
+
+def _relaxed(ops, mode, **kwargs):
+    kwargs = {"probability": 0.5, "magnitude": 0.5, "temperature": 0.05, **kwargs}
+    return Policy(ops, 3, 2, mode=mode, **kwargs)
+
+
+@pytest.mark.parametrize("mode", RELAXED)
+def test_relaxed_policy_is_differentiable_in_each_parameter(ops, X, mode):
+    policy = _relaxed(ops, mode)
+    policy(X, torch.Generator().manual_seed(10)).pow(2).sum().backward()
+    assert policy._probabilities.grad.abs().sum() > 0
+    assert policy._magnitudes.grad.abs().sum() > 0
+    assert policy._op_logits.grad.abs().sum() > 0
+    sub = policy._subpolicy_logits.grad
+    if mode == "gumbel":
+        assert sub is not None and sub.abs().sum() > 0
+    else:  # uniform sub-policies: their weights play no part
+        assert sub is None or (sub == 0).all()
+    # Operations without a magnitude get no magnitude gradient.
+    free = [q for q, op in enumerate(ops) if not op.has_magnitude]
+    assert (policy._magnitudes.grad[:, :, free] == 0).all()
+
+
+@pytest.mark.parametrize("mode", RELAXED)
+def test_relaxed_policy_with_zero_probabilities_is_the_identity(ops, X, mode):
+    policy = _relaxed(ops, mode, probability=0.0, magnitude=1.0)
+    out = policy(X, torch.Generator().manual_seed(11))
+    assert torch.equal(out, X)
+
+
+@pytest.mark.parametrize("mode", RELAXED)
+def test_relaxed_policy_is_reproducible_with_a_seeded_generator(ops, X, mode):
+    def run(seed):
+        policy = _relaxed(ops, mode)
+        out = policy(X, torch.Generator().manual_seed(seed))
+        out.pow(2).sum().backward()
+        return out.detach(), [
+            p.grad.clone() for p in policy.parameters() if p.grad is not None
+        ]
+
+    (a, ga), (b, gb), (c, _) = run(12), run(12), run(13)
+    assert torch.equal(a, b)
+    assert all(torch.equal(x, y) for x, y in zip(ga, gb, strict=True))
+    assert not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("mode", RELAXED)
+def test_relaxed_policy_samples_in_evaluation_mode(ops, X, mode):
+    relaxed = _relaxed(ops, mode).eval()
+    sample = _relaxed(ops, "sample")
+    assert torch.equal(
+        relaxed(X, torch.Generator().manual_seed(14)),
+        sample(X, torch.Generator().manual_seed(14)),
+    )
+
+
+def test_relaxed_mode_gives_each_chunk_one_subpolicy(ops):
+    X = torch.randn(40, 1, 100, generator=torch.Generator().manual_seed(0))
+    # Sub-policy 0 is the identity, sub-policy 1 flips the sign (gates ~ 1).
+    policy = Policy.from_choices(
+        ops,
+        [[("sign_flip", 0.0, 1.0)], [("sign_flip", 1.0, 1.0)]],
+        mode="relaxed",
+        n_chunks=4,
+    )
+    seen = set()
+    for seed in range(8):
+        out = policy(X, torch.Generator().manual_seed(seed))
+        flipped = ((out * X).flatten(1).sum(1) < 0).reshape(4, 10)
+        # All windows of a chunk share their sub-policy.
+        assert (flipped.all(1) | (~flipped).all(1)).all()
+        seen.update(flipped[:, 0].tolist())
+    assert seen == {True, False}
+
+
+def test_gumbel_mode_follows_the_subpolicy_logits(ops, X):
+    policy = Policy.from_choices(
+        ops,
+        [[("sign_flip", 1.0, 1.0)], [("gaussian_noise", 0.0, 0.0)]],
+        mode="gumbel",
+        n_chunks=1,
+    )
+    with torch.no_grad():
+        policy._subpolicy_logits.copy_(torch.tensor([-math.inf, 0.0]))
+    assert torch.equal(policy(X, torch.Generator().manual_seed(15)), X)
+
+
+def test_apply_relaxed_with_hard_draws_applies_the_chosen_operations(ops, X):
+    policy = Policy.from_choices(
+        ops,
+        [
+            [("gaussian_noise", 0.3, 0.4), ("time_reverse", 0.6, 1.0)],
+            [("sign_flip", 0.5, 1.0), ("frequency_shift", 0.2, 0.7)],
+        ],
+        mode="gumbel",
+    )
+    n = len(X)
+    weights = torch.zeros(n, 2)
+    weights[:, 0] = 1.0
+    gates = torch.zeros(1, 2, 2, len(ops))
+    gates[0, 0, 0, policy.names.index("gaussian_noise")] = 1.0
+    gates[0, 0, 1, policy.names.index("time_reverse")] = 1.0
+    out = policy.apply_relaxed(X, weights, gates, torch.Generator().manual_seed(16))
+    noise = policy.operations[policy.names.index("gaussian_noise")]
+    want = noise(X, 0.4, torch.Generator().manual_seed(16)).flip(-1)
+    torch.testing.assert_close(out, want)
+    with pytest.raises(ValueError, match=r"subpolicy_weights must have shape"):
+        policy.apply_relaxed(X, weights[:, :1], gates)
+    with pytest.raises(ValueError, match=r"gates must have a shape broadcastable"):
+        policy.apply_relaxed(X, weights, gates[..., :2])
+
+
+def test_relaxed_mode_parameters_are_checked(ops):
+    with pytest.raises(ValueError, match="n_chunks must be an integer"):
+        Policy(ops, mode="relaxed", n_chunks=0)
+    with pytest.raises(ValueError, match="gate_temperature"):
+        Policy(ops, mode="relaxed", gate_temperature=0.0)

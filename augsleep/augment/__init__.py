@@ -12,6 +12,8 @@
   magnitude) stages), :class:`RandAugment`, and :func:`make_operations` (the
   13 operations the data allow): :mod:`augsleep.augment.policy`,
   :mod:`augsleep.augment.randaugment`, :mod:`augsleep.augment.operations`;
+- gradient estimators for the policies' discrete choices (straight-through,
+  Gumbel-softmax, RELAX): :mod:`augsleep.augment.relaxation`;
 - :func:`export_policy`, the learned layers as braindecode transforms:
   :mod:`augsleep.augment.export`, imported on first use (it imports
   braindecode, which takes seconds).

@@ -13,6 +13,11 @@ the sub-policies, shape (K,). A discrete policy (AutoAugment, Fast AutoAugment)
 puts all of a stage's weight on one operation (:meth:`Policy.from_choices`); the
 gradient-based methods learn the weights. All of them are sampled the same way
 (``mode="sample"``), so a policy found by any method is applied by the same code.
+
+The gradient-based searches train a policy in a relaxed mode (``"relaxed"``:
+Faster AutoAugment; ``"gumbel"``: DADA), where a training-mode policy is
+differentiable in all its parameters (see :class:`Policy`); in evaluation mode
+(``policy.eval()``) a relaxed policy samples as ``"sample"`` does.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from torch import Tensor, nn
 
 from augsleep._validation import check_eeg_batch, check_finite_number
 from augsleep.augment.layers import SUMMARY_COLUMNS
+from augsleep.augment.relaxation import gumbel_softmax, relaxed_bernoulli
 from augsleep.transforms import DifferentiableTransform
 from augsleep.transforms._sampling import compute_dtype
 from augsleep.transforms.base import clamp_straight_through
@@ -42,8 +48,10 @@ POLICY_COLUMNS = (
     "unit",
 )
 #: How a policy augments a batch: ``"sample"`` draws a sub-policy, an operation
-#: and a hard Bernoulli gate per window (every method applies its policy so).
-MODES = ("sample",)
+#: and a hard Bernoulli gate per window (every method applies its policy so);
+#: ``"relaxed"`` (Faster AutoAugment) and ``"gumbel"`` (DADA) are differentiable
+#: in training mode and sample in evaluation mode (see :class:`Policy`).
+MODES = ("sample", "relaxed", "gumbel")
 
 
 def _check_unit_interval(values: Tensor, name: str) -> None:
@@ -76,9 +84,16 @@ class Policy(nn.Module):
         Initial probabilities of the sub-policies; ``None`` is uniform.
     temperature : float
         Softmax temperature of the operation and sub-policy weights, positive and
-        finite.
-    mode : {"sample"}
-        How :meth:`forward` augments (see :data:`MODES`).
+        finite (Faster AutoAugment: 0.05).
+    mode : {"sample", "relaxed", "gumbel"}
+        How :meth:`forward` augments (see :data:`MODES` and the notes).
+    gate_temperature : float
+        Temperature of the relaxed Bernoulli gates of the relaxed modes,
+        positive and finite (Faster AutoAugment's operations: 0.1).
+    n_chunks : int
+        Number of chunks of the batch that each get one sub-policy in the
+        relaxed modes (Faster AutoAugment's search: 8; DADA draws one
+        sub-policy per batch: 1).
 
     Notes
     -----
@@ -98,6 +113,32 @@ class Policy(nn.Module):
     stage's probability is all there is to them. Windows that share a
     sub-policy and an operation are transformed together, so a stage costs at
     most ``K`` transform calls, whatever the batch size.
+
+    The relaxed modes are differentiable in training mode (``policy.train()``,
+    the default of a module) and sample as ``"sample"`` in evaluation mode
+    (``policy.eval()``). In training mode the batch is cut into ``n_chunks``
+    consecutive chunks and each chunk gets one sub-policy ``k``:
+
+    - ``"relaxed"`` (Faster AutoAugment, Hataya et al. 2020): ``k`` uniform,
+      whatever the sub-policy weights (which then get no gradient);
+    - ``"gumbel"`` (DADA, Li et al. 2020): a hard Gumbel-softmax draw of the
+      sub-policy logits (at ``temperature``), one-hot in value with the
+      straight-through gradient of the relaxed draw: the chunk's output is
+      ``w_k * S_k(x)`` with ``w_k = 1`` in value, so the logits get the gradient
+      of the selected sub-policy's output (as GDAS and DADA's Gumbel variant;
+      the other sub-policies are not computed).
+
+    A stage then returns the softmax-weighted sum of its operations, each gated
+    by a relaxed Bernoulli draw ``g_q`` of its probability (binary concrete at
+    ``gate_temperature``, one per window and operation) and applied at its
+    magnitude: ``x + sum_q w_q g_q (T_q(x; mu_q) - x)``. Probabilities,
+    magnitudes and operation weights get gradients (and, in ``"gumbel"`` mode,
+    the sub-policy logits); a zero probability gives exactly 0 gates, and
+    operations of zero weight are not computed. :meth:`apply_relaxed` does
+    the same for sub-policy weights and gates given by the caller (e.g. the
+    hard draws of RELAX, :mod:`augsleep.augment.relaxation`). Every draw
+    (sub-policies, Gumbel noise, gates, the operations' own parameters) comes
+    from the generator given to :meth:`forward`.
     """
 
     def __init__(
@@ -112,6 +153,8 @@ class Policy(nn.Module):
         subpolicy_weights=None,
         temperature: float = 1.0,
         mode: str = "sample",
+        gate_temperature: float = 0.1,
+        n_chunks: int = 8,
     ):
         super().__init__()
         operations = list(operations)
@@ -123,15 +166,24 @@ class Policy(nn.Module):
                     "operations must be DifferentiableTransform instances, got "
                     f"{type(op).__name__}."
                 )
-        for name, value in (("n_subpolicies", n_subpolicies), ("n_stages", n_stages)):
+        for name, value in (
+            ("n_subpolicies", n_subpolicies),
+            ("n_stages", n_stages),
+            ("n_chunks", n_chunks),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
         temperature = check_finite_number(temperature, "temperature", "Policy")
+        gate_temperature = check_finite_number(
+            gate_temperature, "gate_temperature", "Policy"
+        )
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
         self.operations = nn.ModuleList(operations)
         self.temperature = float(temperature)
         self.mode = mode
+        self.gate_temperature = float(gate_temperature)
+        self.n_chunks = n_chunks
         shape = (n_subpolicies, n_stages, len(operations))
         self._probabilities = nn.Parameter(
             self._unit_tensor(probability, shape, "probability")
@@ -192,7 +244,8 @@ class Policy(nn.Module):
             ("time_reverse", 0.3, 0.0)], ...]``. Every sub-policy has the same
             number of stages.
         **kwargs
-            Other parameters of :class:`Policy` (``temperature``, ``mode``).
+            Other parameters of :class:`Policy` (``temperature``, ``mode``,
+            ``gate_temperature``, ``n_chunks``).
 
         Returns
         -------
@@ -301,7 +354,130 @@ class Policy(nn.Module):
         X_aug : Tensor, shape (n_windows, n_channels, n_times)
         """
         check_eeg_batch(X, name="X", check_finite=False)
-        return self._sample(X, generator)
+        if self.mode == "sample" or not self.training or len(X) == 0:
+            return self._sample(X, generator)
+        weights = self._chunk_subpolicies(len(X), X, generator)
+        shape = (len(X), *self._magnitudes.shape)
+        gates = relaxed_bernoulli(
+            self.probabilities.to(weights.dtype),
+            self.gate_temperature,
+            shape,
+            generator=generator,
+        )
+        return self.apply_relaxed(X, weights, gates, generator)
+
+    def _chunk_subpolicies(
+        self, n: int, X: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """One-hot sub-policy weights per window, one draw per chunk, shape (n, K)."""
+        dtype = compute_dtype(X.dtype)
+        device = generator.device if generator is not None else X.device
+        n_chunks = min(self.n_chunks, n)
+        # Chunk of each window: n_chunks consecutive runs of (almost) equal size.
+        chunk = (torch.arange(n, device=X.device) * n_chunks) // n
+        if self.mode == "relaxed":
+            index = torch.randint(
+                self.n_subpolicies, (n_chunks,), generator=generator, device=device
+            ).to(X.device)
+            weights = nn.functional.one_hot(index, self.n_subpolicies).to(dtype)
+        else:
+            logits = self._subpolicy_logits.to(device, dtype).expand(n_chunks, -1)
+            weights = gumbel_softmax(
+                logits, self.temperature, hard=True, generator=generator
+            ).to(X.device)
+        return weights[chunk]
+
+    def apply_relaxed(
+        self,
+        X: Tensor,
+        subpolicy_weights: Tensor,
+        gates: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Augment with given sub-policy weights and gates (relaxed modes' step).
+
+        Window ``i`` becomes ``sum_k a_ik S_k(x_i)``, where sub-policy ``S_k``
+        runs its stages in order and stage ``s`` maps ``x`` to
+        ``x + sum_q w_ksq g_iksq (T_q(x; mu_ksq) - x)`` (operation weights
+        ``w``, gates ``g``, magnitudes ``mu``; operations without a magnitude
+        at ``mu = 1``). Only the sub-policies with a non-zero weight for a
+        window, and the operations with a non-zero weight and gate, are
+        computed, so exact zeros cost nothing and change nothing.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Batch of EEG windows.
+        subpolicy_weights : Tensor, shape (n_windows, K)
+            Weights ``a`` of the sub-policies per window (e.g. one-hot rows,
+            hard draws with a straight-through gradient). Rows should sum to 1.
+        gates : Tensor, shape (n_windows, K, N, Q), or broadcastable to it
+            Gates ``g`` in [0, 1] (relaxed or hard draws), e.g. shape
+            (1, K, N, Q) for one draw per batch.
+        generator : torch.Generator | None
+            Source of the operations' own draws.
+
+        Returns
+        -------
+        X_aug : Tensor, shape (n_windows, n_channels, n_times)
+            Differentiable in the magnitudes, the operation weights, and the
+            sub-policy weights and gates given.
+        """
+        check_eeg_batch(X, name="X", check_finite=False)
+        n = len(X)
+        K, N, Q = self._magnitudes.shape
+        if tuple(subpolicy_weights.shape) != (n, K):
+            raise ValueError(
+                f"subpolicy_weights must have shape {(n, K)} (n_windows, "
+                f"n_subpolicies), got {tuple(subpolicy_weights.shape)}."
+            )
+        try:
+            gates = gates.expand(n, K, N, Q)
+        except RuntimeError as err:
+            raise ValueError(
+                f"gates must have a shape broadcastable to {(n, K, N, Q)} "
+                f"(n_windows, n_subpolicies, n_stages, n_operations), got "
+                f"{tuple(gates.shape)}."
+            ) from err
+        if n == 0:
+            return X
+        dtype = compute_dtype(X.dtype)
+        op_weights = self.op_weights.to(X.device, dtype)
+        magnitudes = self.magnitudes.to(X.device, dtype)
+        gates = gates.to(X.device, dtype)
+        subpolicy_weights = subpolicy_weights.to(X.device, dtype)
+        # Which terms are exact zeros, read once (one device sync, not one per op).
+        used_ops = (op_weights.detach() != 0).tolist()
+        active = subpolicy_weights.detach() != 0
+        out = None
+        for k in range(K):
+            rows = torch.nonzero(active[:, k]).squeeze(1)
+            if len(rows) == 0:
+                continue
+            X_k = X[rows]
+            gates_k = gates[rows, k]
+            live = (gates_k.detach() != 0).any(0).tolist()
+            for s in range(N):
+                delta = None
+                for q in range(Q):
+                    if not (used_ops[k][s][q] and live[s][q]):
+                        continue
+                    op = self.operations[q]
+                    mu = (
+                        magnitudes[k, s, q]
+                        if op.has_magnitude
+                        else magnitudes.new_ones(())
+                    )
+                    gate = gates_k[:, s, q].view(-1, 1, 1) * op_weights[k, s, q]
+                    term = gate * (op(X_k, mu, generator) - X_k)
+                    delta = term if delta is None else delta + term
+                if delta is not None:
+                    X_k = (X_k + delta).to(X.dtype)
+            X_k = subpolicy_weights[rows, k].view(-1, 1, 1) * X_k
+            if out is None:
+                out = X.new_zeros(X.shape, dtype=X_k.dtype)
+            out = out.index_add(0, rows, X_k)
+        return out.to(X.dtype)
 
     def _sample(self, X: Tensor, generator: torch.Generator | None) -> Tensor:
         """``"sample"`` mode (see the class notes)."""
@@ -441,4 +617,10 @@ class Policy(nn.Module):
         return (
             f"n_subpolicies={self.n_subpolicies}, n_stages={self.n_stages}, "
             f"mode={self.mode!r}"
+            + (
+                ""
+                if self.mode == "sample"
+                else f", gate_temperature={self.gate_temperature:g}, "
+                f"n_chunks={self.n_chunks}"
+            )
         )
