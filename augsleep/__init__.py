@@ -10,6 +10,7 @@ check_torch_pair()
 # first (augsleep.estimator subclasses augsleep.methods.base).
 from augsleep.methods import (  # noqa: E402
     METHODS,
+    ADDAClassifier,
     AugerinoClassifier,
     AugNetClassifier,
     AutoAugmentClassifier,
@@ -25,6 +26,7 @@ from augsleep.persistence import load  # noqa: E402
 __version__ = "0.1.0"
 __all__ = [
     "METHODS",
+    "ADDAClassifier",
     "AugNetClassifier",
     "AugerinoClassifier",
     "AutoAugmentClassifier",

@@ -68,13 +68,28 @@ EXTRA = {
         n_top=1,
         validation_fraction=0.3,
     ),
+    # One warm-start epoch, two search epochs of small policies, a checkpoint
+    # after each.
+    "adda": dict(
+        search_budget=2,
+        checkpoint_every=1,
+        n_subpolicies=2,
+        pretrain_epochs=1,
+        validation_fraction=0.3,
+    ),
 }
 # Methods whose predictions average random augmented copies.
 MONTE_CARLO = {"augnet", "augerino"}
 # Methods that search a policy before their final training.
-SEARCH = {"randaugment", "random_search", "autoaugment", "fast_autoaugment"}
+SEARCH = {
+    "randaugment",
+    "random_search",
+    "autoaugment",
+    "fast_autoaugment",
+    "adda",
+}
 # Methods that pretrain a model before their search.
-PRETRAIN = {"fast_autoaugment"}
+PRETRAIN = {"fast_autoaugment", "adda"}
 NAMES = sorted(METHODS)
 
 
@@ -125,6 +140,7 @@ def test_registry_names_the_first_methods():
         "random_search",
         "autoaugment",
         "fast_autoaugment",
+        "adda",
     } <= set(METHODS)
     for cls in METHODS.values():
         assert issubclass(cls, BaseSleepClassifier)
@@ -338,10 +354,10 @@ def _expected_failed_checks(estimator):
         return {"check_class_weight_classifiers": _VALIDATION_SPLIT}
     if name not in MONTE_CARLO:
         # No augmentation (none), and the policy searches (random_search,
-        # autoaugment, fast_autoaugment): every check passes. The searches pass
-        # the class-weight check despite their validation split (for
-        # random_state 0 to 5 when tried): the final model
-        # is the better of two retrainings.
+        # autoaugment, fast_autoaugment, adda): every check passes. The searches
+        # pass the class-weight check despite their validation split (for
+        # random_state 0 to 5 when tried): the final model is the better of two
+        # retrainings.
         return {}
     return {
         "check_methods_subset_invariance": _MONTE_CARLO_REASON,

@@ -18,6 +18,7 @@ from augsleep.methods.random_search import RandomSearchClassifier
 # After base, which augsleep.estimator subclasses: augsleep/__init__.py imports
 # this package first, so the order holds whatever a user imports.
 from augsleep.estimator import AugNetClassifier
+from augsleep.methods.adda import ADDAClassifier
 from augsleep.methods.augerino import AugerinoClassifier
 from augsleep.methods.autoaugment import AutoAugmentClassifier
 from augsleep.methods.fast_autoaugment import FastAutoAugmentClassifier
@@ -32,10 +33,12 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "random_search": RandomSearchClassifier,
     "autoaugment": AutoAugmentClassifier,
     "fast_autoaugment": FastAutoAugmentClassifier,
+    "adda": ADDAClassifier,
 }
 
 __all__ = [
     "METHODS",
+    "ADDAClassifier",
     "AugNetClassifier",
     "AugerinoClassifier",
     "AutoAugmentClassifier",
