@@ -77,6 +77,13 @@ EXTRA = {
         pretrain_epochs=1,
         validation_fraction=0.3,
     ),
+    "cadda": dict(
+        search_budget=2,
+        checkpoint_every=1,
+        n_subpolicies=2,
+        pretrain_epochs=1,
+        validation_fraction=0.3,
+    ),
 }
 # Methods whose predictions average random augmented copies.
 MONTE_CARLO = {"augnet", "augerino"}
@@ -87,9 +94,10 @@ SEARCH = {
     "autoaugment",
     "fast_autoaugment",
     "adda",
+    "cadda",
 }
 # Methods that pretrain a model before their search.
-PRETRAIN = {"fast_autoaugment", "adda"}
+PRETRAIN = {"fast_autoaugment", "adda", "cadda"}
 NAMES = sorted(METHODS)
 
 
@@ -141,6 +149,7 @@ def test_registry_names_the_first_methods():
         "autoaugment",
         "fast_autoaugment",
         "adda",
+        "cadda",
     } <= set(METHODS)
     for cls in METHODS.values():
         assert issubclass(cls, BaseSleepClassifier)
@@ -250,8 +259,16 @@ def test_export_policy(name, fitted):
     assert isinstance(policy, list) and policy
     assert all(callable(t) for t in policy)
     X = torch.randn(4, 1, 300)
+    y = torch.tensor([0, 1, 2, 0])
     for transform in policy:
-        X = transform(X)
+        if getattr(transform, "uses_labels", False):
+            # Class-wise (CADDA): braindecode's (X, y) call, class indices.
+            X, y_out = transform(X, y)
+            assert y_out is y
+            with pytest.raises(ValueError, match="class-conditional"):
+                transform(X)
+        else:
+            X = transform(X)
     assert X.shape == (4, 1, 300) and torch.isfinite(X).all()
 
 
@@ -354,7 +371,7 @@ def _expected_failed_checks(estimator):
         return {"check_class_weight_classifiers": _VALIDATION_SPLIT}
     if name not in MONTE_CARLO:
         # No augmentation (none), and the policy searches (random_search,
-        # autoaugment, fast_autoaugment, adda): every check passes. The searches
+        # autoaugment, fast_autoaugment, adda, cadda): every check passes. The searches
         # pass the class-weight check despite their validation split (for
         # random_state 0 to 5 when tried): the final model is the better of two
         # retrainings.

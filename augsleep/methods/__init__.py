@@ -21,6 +21,7 @@ from augsleep.estimator import AugNetClassifier
 from augsleep.methods.adda import ADDAClassifier
 from augsleep.methods.augerino import AugerinoClassifier
 from augsleep.methods.autoaugment import AutoAugmentClassifier
+from augsleep.methods.cadda import CADDAClassifier
 from augsleep.methods.fast_autoaugment import FastAutoAugmentClassifier
 
 #: Estimator class of each method, by name.
@@ -34,6 +35,7 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "autoaugment": AutoAugmentClassifier,
     "fast_autoaugment": FastAutoAugmentClassifier,
     "adda": ADDAClassifier,
+    "cadda": CADDAClassifier,
 }
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "AugerinoClassifier",
     "AutoAugmentClassifier",
     "BaseSleepClassifier",
+    "CADDAClassifier",
     "FastAutoAugmentClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",
