@@ -22,6 +22,7 @@ from augsleep.methods.adda import ADDAClassifier
 from augsleep.methods.augerino import AugerinoClassifier
 from augsleep.methods.autoaugment import AutoAugmentClassifier
 from augsleep.methods.cadda import CADDAClassifier
+from augsleep.methods.dada import DADAClassifier
 from augsleep.methods.fast_autoaugment import FastAutoAugmentClassifier
 
 #: Estimator class of each method, by name.
@@ -36,6 +37,7 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "fast_autoaugment": FastAutoAugmentClassifier,
     "adda": ADDAClassifier,
     "cadda": CADDAClassifier,
+    "dada": DADAClassifier,
 }
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "AutoAugmentClassifier",
     "BaseSleepClassifier",
     "CADDAClassifier",
+    "DADAClassifier",
     "FastAutoAugmentClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",

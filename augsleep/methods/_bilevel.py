@@ -190,6 +190,33 @@ class BilevelSearchClassifier(PolicySearchClassifier):
         """Augment a training batch with the relaxed policy (``y``: its labels)."""
         return policy(X, generator)
 
+    def _train_gradient(self, search, X: Tensor, y: Tensor, draws: SameDraws):
+        """Estimator of ``grad_alpha L_train(params)`` for the hypergradient.
+
+        ``None`` (default): autograd through the relaxed policy. DADA returns
+        its RELAX estimator.
+
+        Parameters
+        ----------
+        search : _SearchState
+            The search (trunk, policy, generator, loss).
+        X, y : Tensor
+            The training batch and its labels.
+        draws : SameDraws
+            To restore before each evaluation.
+
+        Returns
+        -------
+        gradient : callable | None
+            ``gradient(params) -> list of Tensor`` (one per parameter of
+            :meth:`_policy_parameters`).
+        """
+        return None
+
+    def _after_outer_step(self, policy: nn.Module) -> None:
+        """Run after every policy step: project probabilities and magnitudes."""
+        policy.clamp_magnitudes_()
+
     def _export_choices(self, policy: nn.Module):
         """Export the relaxed policy to the retrained (discrete) policy.
 
@@ -233,19 +260,20 @@ class BilevelSearchClassifier(PolicySearchClassifier):
         start = time.perf_counter()
         self.policy_choices_ = None
         warm_seeds = _derived_seeds(seeds, _PRETRAIN_KEY)
+        pretrain_s, module = 0.0, None
         if self.pretrain_epochs > 0:
             result = self._fit_module(data, warm_seeds, max_epochs=self.pretrain_epochs)
             if result.interrupted:
                 raise KeyboardInterrupt  # Ctrl-C in the warm start stops the fit
             module = self.module_
-        else:
-            with torch.random.fork_rng(devices=[]):
-                module = self._build_module(len(self.classes_), warm_seeds.init)
-            module = module.to(self.device_)
-        pretrain_s = time.perf_counter() - start
+            pretrain_s = time.perf_counter() - start
 
         # 2. Search, with a checkpoint every `checkpoint_every` epochs.
         checkpoints = _Checkpoints(self, data, seeds, test, pretrain_s=pretrain_s)
+        if module is None:  # no warm start: a fresh trunk, part of the search
+            with torch.random.fork_rng(devices=[]):
+                module = self._build_module(len(self.classes_), warm_seeds.init)
+            module = module.to(self.device_)
         search_seeds = _derived_seeds(seeds, _SEARCH_KEY)
         device = self.device_
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -379,12 +407,13 @@ class _SearchState:
             self.xi,
             r=clf.fd_r,
             weight_decay=clf.weight_decay,
+            train_gradient=clf._train_gradient(self, X, y, draws),
         )
         self.policy_optimizer.zero_grad(set_to_none=True)
         for p, g in zip(self.params, result.grads, strict=True):
             p.grad = g.detach()
         self.policy_optimizer.step()
-        policy.clamp_magnitudes_()
+        clf._after_outer_step(policy)
 
         # The inner step: the trunk on the batch augmented by the new policy.
         with torch.no_grad():

@@ -160,8 +160,8 @@ BILEVEL_PARAMETERS_DOC = """\
     pretrain_epochs : int
         Epochs of the warm start of the trunk without augmentation before the
         search (reference: 20), early-stopped on the validation set like every
-        training; 0 starts the search from a fresh trunk. Counted as
-        ``pretrain_s``.
+        training; 0 starts the search from a fresh trunk (``pretrain_s = 0``).
+        Counted as ``pretrain_s``.
     policy_lr : float
         Adam learning rate of the policy (the outer problem; ADDA's
         grid-searched value 5e-4).

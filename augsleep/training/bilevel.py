@@ -168,6 +168,7 @@ def finite_difference_hvp(
     hyperparameters: Sequence[Tensor],
     vector: Mapping[str, Tensor],
     r: float = 1e-2,
+    gradient: Callable[[Mapping[str, Tensor]], list[Tensor]] | None = None,
 ) -> list[Tensor]:
     """Estimate ``grad^2_{alpha, theta} L(theta, alpha) v`` by central differences.
 
@@ -189,6 +190,11 @@ def finite_difference_hvp(
         ``v``, same keys and shapes as ``params``.
     r : float
         Step of the finite difference relative to ``||v||``.
+    gradient : callable | None
+        ``gradient(params) -> list of Tensor``, an estimate of
+        ``grad_alpha L(params)`` to use instead of autograd of ``loss`` (e.g.
+        DADA's RELAX estimates for its discrete choices); ``loss`` is then
+        not called.
 
     Returns
     -------
@@ -201,8 +207,12 @@ def finite_difference_hvp(
     eps = r / norm
     plus = {n: params[n].detach() + eps * vector[n] for n in params}
     minus = {n: params[n].detach() - eps * vector[n] for n in params}
-    g_plus = _grads(loss(plus), hyperparameters)
-    g_minus = _grads(loss(minus), hyperparameters)
+    if gradient is None:
+
+        def gradient(at):
+            return _grads(loss(at), hyperparameters)
+
+    g_plus, g_minus = gradient(plus), gradient(minus)
     return [(gp - gm) / (2 * eps) for gp, gm in zip(g_plus, g_minus, strict=True)]
 
 
@@ -239,6 +249,7 @@ def darts_hypergradient(
     momentum_buffers: Mapping[str, Tensor] | None = None,
     momentum: float = 0.0,
     weight_decay: float = 0.0,
+    train_gradient: Callable[[Mapping[str, Tensor]], list[Tensor]] | None = None,
 ) -> Hypergradient:
     """Hypergradient of DARTS's unrolled bilevel approximation.
 
@@ -269,6 +280,10 @@ def darts_hypergradient(
         Finite-difference step relative to ``||v||`` (DARTS: 1e-2).
     momentum_buffers, momentum, weight_decay
         The trunk optimiser's state, see :func:`unrolled_parameters`.
+    train_gradient : callable | None
+        ``train_gradient(params) -> list of Tensor``: an estimate of
+        ``grad_alpha L_train(params)`` for the finite differences, in place of
+        autograd (see :func:`finite_difference_hvp`).
 
     Returns
     -------
@@ -295,7 +310,9 @@ def darts_hypergradient(
     direct = grads[len(names) :]
     norm = _norm(list(vector.values()))
     epsilon = float(r / norm) if norm > 0 else float("nan")
-    hvp = finite_difference_hvp(train_loss, theta, hyperparameters, vector, r=r)
+    hvp = finite_difference_hvp(
+        train_loss, theta, hyperparameters, vector, r=r, gradient=train_gradient
+    )
     return Hypergradient(
         grads=[d - xi * h for d, h in zip(direct, hvp, strict=True)],
         train_loss=float(loss_train.detach()),
