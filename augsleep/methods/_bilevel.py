@@ -438,12 +438,13 @@ class _SearchState:
                     self.X_train[idx].to(self.device), self.y_train[idx].to(self.device)
                 )
             )
-        train_loss, valid_loss, epsilon = np.nanmean(np.array(values), axis=0)
-        return {
-            "train_loss": float(train_loss),
-            "valid_loss": float(valid_loss),
-            "epsilon": float(epsilon),
-        }
+        values = np.array(values, dtype=float)
+        means = {}
+        for name, column in zip(EPOCH_COLUMNS, values.T, strict=True):
+            finite = column[np.isfinite(column)]
+            # NaN epsilon: the validation gradient was 0 at every step.
+            means[name] = float(finite.mean()) if len(finite) else math.nan
+        return means
 
     def valid_score(self) -> float:
         """Score the search trunk on the validation set (balanced accuracy)."""
