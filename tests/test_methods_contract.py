@@ -68,6 +68,13 @@ EXTRA = {
         n_top=1,
         validation_fraction=0.3,
     ),
+    # Two search epochs of a small relaxed policy, a checkpoint after each.
+    "faster_autoaugment": dict(
+        search_budget=2,
+        checkpoint_every=1,
+        n_subpolicies=2,
+        validation_fraction=0.3,
+    ),
     # One warm-start epoch, two search epochs of small policies, a checkpoint
     # after each.
     "adda": dict(
@@ -101,6 +108,7 @@ SEARCH = {
     "random_search",
     "autoaugment",
     "fast_autoaugment",
+    "faster_autoaugment",
     "adda",
     "cadda",
     "dada",
@@ -157,6 +165,7 @@ def test_registry_names_the_first_methods():
         "random_search",
         "autoaugment",
         "fast_autoaugment",
+        "faster_autoaugment",
         "adda",
         "cadda",
         "dada",
@@ -392,10 +401,10 @@ def _expected_failed_checks(estimator):
         return {"check_class_weight_classifiers": _DADA_NOT_LABEL_PRESERVING}
     if name not in MONTE_CARLO:
         # No augmentation (none), and the policy searches (random_search,
-        # autoaugment, fast_autoaugment, adda, cadda): every check passes. The
-        # searches pass the class-weight check despite their validation split
-        # (for random_state 0 to 5 when tried): the final model is the better of
-        # two retrainings.
+        # autoaugment, fast_autoaugment, faster_autoaugment, adda, cadda): every
+        # check passes. The searches pass the class-weight check despite their
+        # validation split (for random_state 0 to 5 when tried, for the first
+        # three): the final model is the better of two retrainings.
         return {}
     return {
         "check_methods_subset_invariance": _MONTE_CARLO_REASON,

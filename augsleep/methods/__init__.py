@@ -24,6 +24,7 @@ from augsleep.methods.autoaugment import AutoAugmentClassifier
 from augsleep.methods.cadda import CADDAClassifier
 from augsleep.methods.dada import DADAClassifier
 from augsleep.methods.fast_autoaugment import FastAutoAugmentClassifier
+from augsleep.methods.faster_autoaugment import FasterAutoAugmentClassifier
 
 #: Estimator class of each method, by name.
 METHODS: dict[str, type[BaseSleepClassifier]] = {
@@ -35,6 +36,7 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "random_search": RandomSearchClassifier,
     "autoaugment": AutoAugmentClassifier,
     "fast_autoaugment": FastAutoAugmentClassifier,
+    "faster_autoaugment": FasterAutoAugmentClassifier,
     "adda": ADDAClassifier,
     "cadda": CADDAClassifier,
     "dada": DADAClassifier,
@@ -50,6 +52,7 @@ __all__ = [
     "CADDAClassifier",
     "DADAClassifier",
     "FastAutoAugmentClassifier",
+    "FasterAutoAugmentClassifier",
     "FixedAugmentationClassifier",
     "NoAugmentationClassifier",
     "RandAugmentClassifier",
