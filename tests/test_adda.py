@@ -226,3 +226,25 @@ def test_label_destroying_operation_loses_probability(seed):
     reverse = ph[(ph["transform"] == "time_reverse") & (ph.epoch == 5)].iloc[0]
     assert reverse.weight < 0.5
     assert reverse.weight * reverse.probability < 0.25
+
+
+def test_ctrl_c_in_the_search_leaves_the_estimator_unfitted(data, monkeypatch):
+    # Interrupted between two outer steps (not in a fit loop): the search stops
+    # there and, as the other searches interrupted before their final training,
+    # the estimator is left unfitted; a previous fit is cleared too.
+    X, y, X_val, y_val, _, _ = data
+    clf = fit(data, search_budget=1)
+    hypergradient = bilevel_module.darts_hypergradient
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(None)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return hypergradient(*args, **kwargs)
+
+    monkeypatch.setattr(bilevel_module, "darts_hypergradient", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y, X_val=X_val, y_val=y_val)
+    assert len(calls) == 3
+    assert not hasattr(clf, "module_") and not hasattr(clf, "search_history_")
