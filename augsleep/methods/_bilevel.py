@@ -295,7 +295,16 @@ class BilevelSearchClassifier(PolicySearchClassifier):
                     trial_score=record["valid_balanced_accuracy"],
                 )
 
-            for epoch in range(budget):
+            from tqdm.auto import tqdm
+
+            # Long searches show progress (verbose > 0), as the fit loop does.
+            epochs = tqdm(
+                range(budget),
+                disable=not self.verbose,
+                desc=f"{type(self).__name__} search",
+                unit="ep",
+            )
+            for epoch in epochs:
                 epoch_start = time.perf_counter()
                 losses = search.run_epoch()
                 search.choices = self._export_choices(search.policy)
@@ -321,8 +330,10 @@ class BilevelSearchClassifier(PolicySearchClassifier):
                     losses["valid_loss"],
                     record["valid_balanced_accuracy"],
                 )
+                epochs.set_postfix(valid_loss=f"{losses['valid_loss']:.3f}")
                 if (epoch + 1) % every == 0 and epoch + 1 < budget:
                     checkpoint()
+            epochs.close()
             checkpoint()  # always at the end
         phases = checkpoints.finish()
         self.trials_ = pd.DataFrame(
