@@ -248,3 +248,40 @@ def test_ctrl_c_in_the_search_leaves_the_estimator_unfitted(data, monkeypatch):
         clf.fit(X, y, X_val=X_val, y_val=y_val)
     assert len(calls) == 3
     assert not hasattr(clf, "module_") and not hasattr(clf, "search_history_")
+
+
+def test_one_augmentation_per_outer_step_is_re_augmenting_with_the_same_draws(
+    data, monkeypatch
+):
+    # The search augments a batch once per outer step and takes the policy
+    # gradients of the finite differences through that augmentation: the same
+    # search as augmenting again, with the same draws, at every evaluation.
+    from augsleep.training.bilevel import call_with
+
+    fast = fit(data, search_budget=2)
+
+    def re_augmenting(self, search, X, y, draws):
+        def gradient(params):
+            draws.restore()
+            X_aug = self._augment(search.policy, X, y, search.generator)
+            loss = search._nll(call_with(search.trunk, params, X_aug), y)
+            grads = torch.autograd.grad(loss, search.params, allow_unused=True)
+            return [
+                torch.zeros_like(p) if g is None else g
+                for p, g in zip(search.params, grads, strict=True)
+            ]
+
+        return gradient
+
+    monkeypatch.setattr(Cls, "_train_gradient", re_augmenting)
+    slow = fit(data, search_budget=2)
+    numeric = ["weight", "probability", "magnitude"]
+    np.testing.assert_allclose(
+        fast.policy_history_[numeric].to_numpy(dtype=float),
+        slow.policy_history_[numeric].to_numpy(dtype=float),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        fast.trials_[list(EPOCH_COLUMNS)], slow.trials_[list(EPOCH_COLUMNS)], rtol=1e-4
+    )

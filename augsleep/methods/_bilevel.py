@@ -401,11 +401,45 @@ class _SearchState:
         # The three evaluations of L_train make the same draws (augmentation and
         # dropout): the finite differences then see the trunk's change only.
         draws = SameDraws(generator, self.device)
-
-        def train_loss(params):
-            draws.restore()
+        gradient = clf._train_gradient(self, X, y, draws)
+        if gradient is None:
+            # Autograd through the relaxed policy. The augmented batch depends on
+            # the policy, not on the trunk: augmented once (its graph kept), each
+            # evaluation's policy gradient is J^T grad_X L(theta), J the
+            # augmentation's Jacobian: the values of augmenting again with the
+            # same draws, at a third of the augmentation's cost.
             X_aug = clf._augment(policy, X, y, generator)
-            return self._nll(call_with(trunk, params, X_aug), y)
+            X_fixed = X_aug.detach()
+            # Taken after the augmentation: replays the trunk's dropout only.
+            draws = SameDraws(generator, self.device)
+
+            def train_loss(params):
+                draws.restore()
+                return self._nll(call_with(trunk, params, X_fixed), y)
+
+            def gradient(params):
+                draws.restore()
+                X_req = X_fixed.clone().requires_grad_(True)
+                loss = self._nll(call_with(trunk, params, X_req), y)
+                (grad_X,) = torch.autograd.grad(loss, [X_req])
+                grads = torch.autograd.grad(
+                    X_aug,
+                    self.params,
+                    grad_outputs=grad_X,
+                    retain_graph=True,
+                    allow_unused=True,
+                )
+                return [
+                    torch.zeros_like(p) if g is None else g
+                    for p, g in zip(self.params, grads, strict=True)
+                ]
+
+        else:
+
+            def train_loss(params):
+                draws.restore()
+                X_aug = clf._augment(policy, X, y, generator)
+                return self._nll(call_with(trunk, params, X_aug), y)
 
         def valid_loss(params):
             return self._nll(call_with(trunk, params, X_v), y_v)
@@ -418,7 +452,7 @@ class _SearchState:
             self.xi,
             r=clf.fd_r,
             weight_decay=clf.weight_decay,
-            train_gradient=clf._train_gradient(self, X, y, draws),
+            train_gradient=gradient,
         )
         self.policy_optimizer.zero_grad(set_to_none=True)
         for p, g in zip(self.params, result.grads, strict=True):
