@@ -10,10 +10,13 @@ check_torch_pair()
 # first (augsleep.estimator subclasses augsleep.methods.base).
 from augsleep.methods import (  # noqa: E402
     METHODS,
+    ADDAClassifier,
     AugerinoClassifier,
     AugNetClassifier,
     AutoAugmentClassifier,
     BaseSleepClassifier,
+    CADDAClassifier,
+    DADAClassifier,
     FastAutoAugmentClassifier,
     FasterAutoAugmentClassifier,
     FixedAugmentationClassifier,
@@ -26,10 +29,13 @@ from augsleep.persistence import load  # noqa: E402
 __version__ = "0.1.0"
 __all__ = [
     "METHODS",
+    "ADDAClassifier",
     "AugNetClassifier",
     "AugerinoClassifier",
     "AutoAugmentClassifier",
     "BaseSleepClassifier",
+    "CADDAClassifier",
+    "DADAClassifier",
     "FastAutoAugmentClassifier",
     "FasterAutoAugmentClassifier",
     "FixedAugmentationClassifier",

@@ -12,6 +12,8 @@
   magnitude) stages), :class:`RandAugment`, and :func:`make_operations` (the
   13 operations the data allow): :mod:`augsleep.augment.policy`,
   :mod:`augsleep.augment.randaugment`, :mod:`augsleep.augment.operations`;
+- class-wise policies (CADDA: one policy per class, applied given the labels)
+  and their export: :mod:`augsleep.augment.classwise`;
 - gradient estimators for the policies' discrete choices (straight-through,
   Gumbel-softmax, RELAX): :mod:`augsleep.augment.relaxation`;
 - :func:`export_policy`, the learned layers as braindecode transforms:
@@ -21,6 +23,7 @@
 
 from __future__ import annotations
 
+from augsleep.augment.classwise import ClassConditionalTransform, ClassWisePolicy
 from augsleep.augment.layers import (
     SUMMARY_COLUMNS,
     AugLayer,
@@ -72,6 +75,8 @@ __all__ = [
     "TIME_FREQUENCY_TRANSFORMS",
     "AugLayer",
     "AugmentationModule",
+    "ClassConditionalTransform",
+    "ClassWisePolicy",
     "Identity",
     "LambdaLike",
     "Policy",

@@ -46,6 +46,11 @@ class TrainingOnly(Identity):
         self.policy = policy
 
     @property
+    def uses_labels(self) -> bool:
+        """Whether the policy needs the batch's labels (class-wise policies)."""
+        return bool(getattr(self.policy, "uses_labels", False))
+
+    @property
     def is_identity(self) -> bool:
         """Whether the batch passes unchanged: in evaluation mode."""
         return not self.training
@@ -60,7 +65,9 @@ class TrainingOnly(Identity):
         """
         return self.policy.summary()
 
-    def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(
+        self, X: Tensor, generator: torch.Generator | None = None, y=None
+    ) -> Tensor:
         """Augment a training batch; return an evaluation batch unchanged.
 
         Parameters
@@ -69,9 +76,16 @@ class TrainingOnly(Identity):
             Batch of EEG windows.
         generator : torch.Generator | None
             Source of the policy's random draws.
+        y : Tensor, shape (n_windows,) | None
+            Class indices of the windows, passed to a policy that
+            :attr:`uses_labels` (a class-wise policy); ignored otherwise.
 
         Returns
         -------
         X_aug : Tensor, shape (n_windows, n_channels, n_times)
         """
-        return self.policy(X, generator) if self.training else X
+        if not self.training:
+            return X
+        if self.uses_labels:
+            return self.policy(X, generator, y=y)
+        return self.policy(X, generator)

@@ -18,8 +18,11 @@ from augsleep.methods.random_search import RandomSearchClassifier
 # After base, which augsleep.estimator subclasses: augsleep/__init__.py imports
 # this package first, so the order holds whatever a user imports.
 from augsleep.estimator import AugNetClassifier
+from augsleep.methods.adda import ADDAClassifier
 from augsleep.methods.augerino import AugerinoClassifier
 from augsleep.methods.autoaugment import AutoAugmentClassifier
+from augsleep.methods.cadda import CADDAClassifier
+from augsleep.methods.dada import DADAClassifier
 from augsleep.methods.fast_autoaugment import FastAutoAugmentClassifier
 from augsleep.methods.faster_autoaugment import FasterAutoAugmentClassifier
 
@@ -34,14 +37,20 @@ METHODS: dict[str, type[BaseSleepClassifier]] = {
     "autoaugment": AutoAugmentClassifier,
     "fast_autoaugment": FastAutoAugmentClassifier,
     "faster_autoaugment": FasterAutoAugmentClassifier,
+    "adda": ADDAClassifier,
+    "cadda": CADDAClassifier,
+    "dada": DADAClassifier,
 }
 
 __all__ = [
     "METHODS",
+    "ADDAClassifier",
     "AugNetClassifier",
     "AugerinoClassifier",
     "AutoAugmentClassifier",
     "BaseSleepClassifier",
+    "CADDAClassifier",
+    "DADAClassifier",
     "FastAutoAugmentClassifier",
     "FasterAutoAugmentClassifier",
     "FixedAugmentationClassifier",

@@ -154,6 +154,38 @@ SEARCH_ATTRIBUTES_DOC = """\
         policy's choices as a JSON string)."""
 
 
+#: Numpydoc of the bilevel searches' own parameters (``%(bilevel_parameters)s``):
+#: :mod:`augsleep.methods._bilevel`.
+BILEVEL_PARAMETERS_DOC = """\
+    pretrain_epochs : int
+        Epochs of the warm start of the trunk without augmentation before the
+        search (reference: 20), early-stopped on the validation set like every
+        training; 0 starts the search from a fresh trunk (``pretrain_s = 0``).
+        Counted as ``pretrain_s``.
+    policy_lr : float
+        Adam learning rate of the policy (the outer problem; ADDA's
+        grid-searched value 5e-4).
+    policy_betas : tuple of float
+        Adam's ``(beta1, beta2)`` of the policy (DARTS's architect: (0.5,
+        0.999)).
+    unrolled_lr : float | None
+        ``xi``, the step of the unrolled trunk update ``theta' = theta - xi
+        grad L_train``; ``None`` uses ``lr`` (DARTS: the trunk's learning
+        rate).
+    fd_r : float
+        ``r`` of the finite-difference Hessian-vector product, whose step is
+        ``r / ||grad L_valid(theta')||`` (DARTS: 1e-2).
+    valid_batch_size : int | None
+        Validation windows per outer step (drawn without replacement, the
+        validation set reshuffled once used up); ``None`` uses ``batch_size``.
+    temperature : float
+        Softmax temperature of the operation weights during the search
+        (Faster AutoAugment: 0.05).
+    gate_temperature : float
+        Temperature of the relaxed Bernoulli gates of the probabilities during
+        the search."""
+
+
 def fill_doc(cls):
     """Fill the ``%(shared_*)s`` and ``%(search_*)s`` placeholders of a docstring.
 
@@ -172,6 +204,7 @@ def fill_doc(cls):
         for key, doc in (
             ("search_parameters", SEARCH_PARAMETERS_DOC),
             ("search_attributes", SEARCH_ATTRIBUTES_DOC),
+            ("bilevel_parameters", BILEVEL_PARAMETERS_DOC),
             ("shared_parameters", SHARED_PARAMETERS_DOC),
             ("shared_attributes", SHARED_ATTRIBUTES_DOC),
         ):

@@ -481,17 +481,25 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         retrain_s = time.perf_counter() - start
         return {"pretrain_s": 0.0, "search_s": 0.0, "retrain_s": retrain_s}
 
-    def _fit_module(self, data: _FitData, seeds: _Seeds) -> FitResult:
-        """Build ``module_`` and train it with :func:`augsleep.training.fit_loop`."""
+    def _fit_module(
+        self, data: _FitData, seeds: _Seeds, max_epochs: int | None = None
+    ) -> FitResult:
+        """Build ``module_`` and train it with :func:`augsleep.training.fit_loop`.
+
+        ``max_epochs`` overrides the parameter of the same name (e.g. ADDA's
+        warm start, a fixed number of epochs).
+        """
         device = self.device_
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             # Dropout draws from torch's global generator: seed it (inside fork_rng,
             # so the caller's generator is left as it was).
             torch.manual_seed(seeds.train)
             self.module_ = self._build_module(len(self.classes_), seeds.init).to(device)
-            return self._run_fit_loop(data, seeds)
+            return self._run_fit_loop(data, seeds, max_epochs)
 
-    def _run_fit_loop(self, data: _FitData, seeds: _Seeds) -> FitResult:
+    def _run_fit_loop(
+        self, data: _FitData, seeds: _Seeds, max_epochs: int | None = None
+    ) -> FitResult:
         class_weight = self._class_weights(data.y_train_enc)
         if class_weight is not None:
             class_weight = class_weight.to(self.device_)
@@ -518,7 +526,7 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
             data.X_train,
             data.y_train,
             optimizer,
-            max_epochs=self.max_epochs,
+            max_epochs=self.max_epochs if max_epochs is None else max_epochs,
             batch_size=self.batch_size,
             generator=generator,
             loss=RegularizedNLLLoss(class_weight, self._regularizer()),

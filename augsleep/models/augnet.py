@@ -92,11 +92,20 @@ class AugNet(nn.Module):
             _check_n_copies(max_windows_per_forward, "max_windows_per_forward")
         self.max_windows_per_forward = max_windows_per_forward
 
+    @property
+    def uses_labels(self) -> bool:
+        """Whether the augmentation needs the batch's labels in training.
+
+        True for a class-wise policy (CADDA): the fit loop then passes ``y``.
+        """
+        return bool(getattr(self.augmentation, "uses_labels", False))
+
     def forward(
         self,
         X: Tensor,
         generator: torch.Generator | None = None,
         n_copies: int | None = None,
+        y: Tensor | None = None,
     ) -> Tensor:
         """Predict log-probabilities averaged over C augmented copies.
 
@@ -109,6 +118,9 @@ class AugNet(nn.Module):
         n_copies : int | None
             Number of copies; defaults to ``n_copies_train`` in training mode and
             ``n_copies_eval`` in evaluation mode.
+        y : Tensor, shape (n_windows,) | None
+            Class indices, passed (repeated for the copies) to an augmentation
+            that :attr:`uses_labels`; ignored otherwise.
 
         Returns
         -------
@@ -124,7 +136,11 @@ class AugNet(nn.Module):
 
         # The layers never write to their input: one copy needs no repeat.
         copies = X if n_copies == 1 else X.repeat(n_copies, 1, 1)
-        augmented = self.augmentation(copies, generator)
+        if self.uses_labels:
+            y_copies = y if y is None or n_copies == 1 else y.repeat(n_copies)
+            augmented = self.augmentation(copies, generator, y=y_copies)
+        else:
+            augmented = self.augmentation(copies, generator)
         # Copy c of window i is row c * n_windows + i.
         log_p = torch.log_softmax(self._trunk_logits(augmented), dim=-1)
         # The class count from the logits: -1 cannot be inferred for 0 windows.

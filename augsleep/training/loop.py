@@ -203,7 +203,9 @@ def train_step(
     ----------
     model : nn.Module
         Model in training mode, called as ``model(X, generator)`` and returning
-        log-probabilities (e.g. :class:`augsleep.models.AugNet`).
+        log-probabilities (e.g. :class:`augsleep.models.AugNet`); as
+        ``model(X, generator, y=y)`` when its ``uses_labels`` is True (a
+        class-wise augmentation).
     X : Tensor, shape (batch_size, n_channels, n_times)
         Batch, on the model's device.
     y : Tensor, shape (batch_size,)
@@ -225,7 +227,11 @@ def train_step(
     values : Tensor, shape (3,)
         Detached ``(loss, ce, reg)``, left on the device (no host sync).
     """
-    log_proba = model(X, generator)
+    if getattr(model, "uses_labels", False):
+        # A class-wise augmentation (CADDA) looks at the labels in training.
+        log_proba = model(X, generator, y=y)
+    else:
+        log_proba = model(X, generator)
     total, ce, reg = loss(model, log_proba, y, lam)
     optimizer.zero_grad(set_to_none=True)
     total.backward()

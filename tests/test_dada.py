@@ -1,0 +1,129 @@
+"""DADA: operation tuples, one RELAX draw per batch, top sub-policies exported."""
+
+import numpy as np
+import pytest
+import torch
+from _toy import SFREQ, TinyTrunk, make_data
+
+from augsleep import DADAClassifier
+from augsleep.augment import make_operations
+from augsleep.methods.dada import _DADASearchPolicy
+
+TINY = dict(
+    trunk=TinyTrunk(),
+    sfreq=SFREQ,
+    max_epochs=2,
+    patience=2,
+    lr=1e-2,
+    betas=(0.9, 0.999),
+    random_state=0,
+    device="cpu",
+)
+OPS = ("time_reverse", "gaussian_noise", "frequency_shift")
+SMALL = dict(search_budget=3, checkpoint_every=2, n_subpolicies=4, operations=OPS)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _search_policy():
+    ops = make_operations(list(OPS), n_chans=1, sfreq=SFREQ)
+    torch.manual_seed(0)
+    return _DADASearchPolicy(ops, 2, 0.5, None)
+
+
+def test_every_pair_is_a_subpolicy():
+    policy = _search_policy()
+    assert policy.policy.n_subpolicies == 9
+    pairs = [tuple(op for op, _, _ in sub) for sub in policy.policy.choices()]
+    assert len(set(pairs)) == 9 and ("time_reverse", "time_reverse") in pairs
+    names = list(OPS)
+    for (a, b), (qa, qb) in zip(pairs, policy.stage_ops.tolist(), strict=True):
+        assert (names[qa], names[qb]) == (a, b)
+    # RELAX's control variate sees every gate and every sub-policy: K N + K.
+    assert policy.control_variate.n_features == 9 * 2 + 9
+
+
+def test_one_subpolicy_and_hard_gates_per_batch():
+    policy = _search_policy()
+    with torch.no_grad():
+        policy.policy._probabilities.fill_(1.0)  # every gate on
+        policy.policy._subpolicy_logits.fill_(-1e9)
+        policy.policy._subpolicy_logits[0] = 0.0  # time reverse twice
+        policy.policy._subpolicy_logits[1] = -1e9
+    gen = torch.Generator().manual_seed(0)
+    gates, sub = policy.draw(gen)
+    assert int(sub.b) == 0 and gates.b.shape == (9, 2)
+    assert set(gates.b.unique().tolist()) == {1.0}
+    X = torch.randn(5, 1, 50)
+    torch.testing.assert_close(policy.apply(X, gates, sub, gen), X)  # reversed twice
+    # Magnitudes get their gradient through the operations, of the drawn
+    # sub-policy only.
+    with torch.no_grad():
+        policy.policy._subpolicy_logits.fill_(-1e9)
+        policy.policy._subpolicy_logits[4] = 0.0  # (gaussian_noise, gaussian_noise)
+    gates, sub = policy.draw(gen)
+    assert int(sub.b) == 4
+    policy.apply(X, gates, sub, gen).square().sum().backward()
+    grad = policy.policy._magnitudes.grad
+    assert grad[4].abs().sum() > 0
+    assert grad[torch.arange(9) != 4].abs().sum() == 0
+
+
+def test_export_keeps_the_top_subpolicies():
+    clf = DADAClassifier(n_subpolicies=3)
+    policy = _search_policy()
+    with torch.no_grad():
+        policy.policy._subpolicy_logits.copy_(torch.arange(9.0) % 4)
+    choices = clf._export_choices(policy)
+    every = policy.policy.choices()
+    # Weights 3, 3, 2 (ties: the earlier sub-policy first).
+    assert choices == [every[3], every[7], every[2]]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_data()
+    X_val, y_val = make_data(24, seed=1)
+    return X, y, X_val, y_val
+
+
+def test_dada_search_relax_and_export(data):
+    X, y, X_val, y_val = data
+    clf = DADAClassifier(**TINY, **SMALL).fit(X, y, X_val=X_val, y_val=y_val)
+    assert clf.compute_time_["pretrain_s"] == 0.0  # no warm start
+    hist = clf.search_history_
+    assert hist.n_trials.tolist() == [2, 3] and (hist.pretrain_s == 0).all()
+    # Exported: the 4 sub-policies of largest weight at the best checkpoint's
+    # epoch, retrained with uniform weights.
+    assert len(clf.policy_choices_) == 4
+    torch.testing.assert_close(clf.policy_.subpolicy_weights, torch.full((4,), 0.25))
+    ph = clf.policy_history_
+    assert len(ph) == 3 * 9
+    best_epoch = int(hist.best_trial[int(np.argmax(hist.valid_balanced_accuracy))])
+    last = ph[ph.epoch == best_epoch].sort_values(
+        "subpolicy_weight", ascending=False, kind="stable"
+    )
+    expected = [
+        [row.stage0_operation, row.stage1_operation]
+        for row in last.iloc[:4].itertuples()
+    ]
+    assert [[op for op, _, _ in sub] for sub in clf.policy_choices_] == expected
+    # The RELAX gradients moved the logits and probabilities.
+    assert not np.allclose(ph[ph.epoch == 2].subpolicy_weight, 1 / 9)
+    assert not np.allclose(ph[ph.epoch == 2].stage0_probability, 0.5)
+
+
+def test_seeded_dada_is_reproducible(data):
+    X, y, X_val, y_val = data
+    params = {**TINY, **SMALL, "search_budget": 2}
+    a = DADAClassifier(**params).fit(X, y, X_val=X_val, y_val=y_val)
+    b = DADAClassifier(**params).fit(X, y, X_val=X_val, y_val=y_val)
+    assert a.policy_history_.equals(b.policy_history_)
+    assert a.policy_choices_ == b.policy_choices_
+    np.testing.assert_array_equal(a.predict_proba(X_val), b.predict_proba(X_val))
