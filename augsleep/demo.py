@@ -52,6 +52,11 @@ def _regularization(model: AugNet, kind: str) -> torch.Tensor:
     return regularization(model.augmentation, kind)
 
 
+def _clamp_then(callback: Callable[[AugNet], None], model: AugNet) -> None:
+    model.clamp_magnitudes_()
+    callback(model)
+
+
 def train_sinusoid_model(
     X_train: torch.Tensor,
     y_train: torch.Tensor,
@@ -71,6 +76,7 @@ def train_sinusoid_model(
     layers: Sequence[Sequence[str]] | None = None,
     transform_params: dict[str, dict] | None = None,
     training_augmentation: Callable[[], nn.Module] | None = None,
+    on_step: Callable[[AugNet], None] | None = None,
 ) -> tuple[AugNet, list[dict]]:
     """Train AugNet (or the trunk alone) on sinusoids with the paper's settings.
 
@@ -120,6 +126,9 @@ def train_sinusoid_model(
         With ``augment=False``: builds an augmentation of training batches
         only, e.g. a :class:`~augsleep.augment.TrainingOnly` policy (the
         oracle augmentation of the capacity study); its parameters are frozen.
+    on_step : callable | None
+        Called with the model after every optimiser step, once its magnitudes
+        are projected onto [0, 1] (e.g. to record the weights within an epoch).
 
     Returns
     -------
@@ -179,7 +188,11 @@ def train_sinusoid_model(
                 regularizer=partial(_regularization, kind=regularizer)
             ),
             lam=lam,
-            post_step=AugNet.clamp_magnitudes_,
+            post_step=(
+                AugNet.clamp_magnitudes_
+                if on_step is None
+                else partial(_clamp_then, on_step)
+            ),
             extra_record=(
                 (lambda m: m.augmentation.state_record()) if augment else None
             ),
