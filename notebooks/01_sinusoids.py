@@ -32,7 +32,7 @@
 # paper (Appendix A.2) and its code use for the same data in Section 4.3.
 #
 # Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (what CI executes) trains 2 seeds
-# for 3 epochs on 64 windows, which only checks that the notebook runs;
+# for 2 epochs on 48 windows, which only checks that the notebook runs;
 # `full` (the default) is the study: seeds 0-9, 400 training and 200 test
 # windows, 50 epochs.
 
@@ -68,7 +68,7 @@ from augsleep.transforms import make_transform
 # %%
 CONFIG = {
     "full": dict(seeds=list(range(10)), n_train=400, n_test=200, n_epochs=50),
-    "quick": dict(seeds=[0, 1], n_train=64, n_test=32, n_epochs=3),
+    "quick": dict(seeds=[0, 1], n_train=48, n_test=32, n_epochs=2),
 }[SIZE]
 N_COPIES_TEST = 10  # C at test, as `augsleep demo`
 RUNS = {

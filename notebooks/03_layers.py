@@ -22,8 +22,8 @@
 # epochs, magnitudes starting at 0, temperature 0.01), for a few seeds, and
 # tabulates for each layer the transform it selected and its magnitude.
 #
-# Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (CI) trains one seed for 3 epochs
-# on 64 windows; `full` (the default) seeds 0-2 on 400 windows for 50 epochs.
+# Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (CI) trains one seed for 2 epochs
+# on 48 windows; `full` (the default) seeds 0-2 on 400 windows for 50 epochs.
 
 # %% tags=["parameters"]
 from augsleep.notebooks import notebook_size
@@ -54,7 +54,7 @@ from augsleep.training import make_generator, predict_log_proba
 # %%
 CONFIG = {
     "full": dict(seeds=[0, 1, 2], n_train=400, n_test=200, n_epochs=50),
-    "quick": dict(seeds=[0], n_train=64, n_test=32, n_epochs=3),
+    "quick": dict(seeds=[0], n_train=48, n_test=32, n_epochs=2),
 }[SIZE]
 N_LAYERS = [1, 2, 4]
 #: A layer whose selected magnitude is below this is reported as the identity
