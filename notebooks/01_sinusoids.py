@@ -344,11 +344,14 @@ plt.show()
 # %% [markdown]
 # ## Reading the results
 #
-# The table above is the result; the full-size numbers, with the command that
-# produced them, are in `benchmarks/README.md` ("Notebooks"). What to look
-# for: AugNet's selected transform always has a positive magnitude, and when
-# it is the frequency shift its range is close to the true 0.5 Hz; the
-# ablations end at the identity or at magnitudes that say nothing about the
-# data; the seeds that select noise or the FT surrogate are the ones whose
-# first steps favoured them, and those transforms are themselves invariances
-# of these data, so the objective has no reason to leave them.
+# The tables above are the result; the full-size numbers, with the command
+# that produced them, are in `benchmarks/README.md` ("Notebooks"). What to
+# check in them: whether AugNet's selected transform has a positive
+# magnitude and, when it is the frequency shift, a range close to the true
+# 0.5 Hz; whether the ablations end at the identity or at magnitudes that say
+# nothing about the data; whether the seeds that select noise or the FT
+# surrogate are those whose first steps favoured them (the step-by-step
+# figure); and whether the initial magnitude of 0.05 changes how many seeds
+# select the frequency shift. The trunk's invariance to noise and to the FT
+# surrogate at full range (the bar chart) is why, once selected, the
+# objective has no reason to leave them.
