@@ -184,7 +184,7 @@ results.pivot(index="seed", columns="run", values="test accuracy")[list(RUNS)]
 # magnitude 0 while the unused ones are pushed to 1, so neither says anything
 # about the data; with AugNet's `-||w * mu||` the selected transform had a
 # positive magnitude in every run, but it was the frequency shift in 5 of 10
-# seeds. The tables above show the same for this run.
+# seeds. The tables above show whether this run agrees.
 
 # %% [markdown]
 # ## Why some seeds select another transform
