@@ -20,10 +20,11 @@
 #
 # - the **baseline**: the trunk on the raw data;
 # - the **oracle augmentation**: the same trunk trained on batches whose
-#   windows are frequency-shifted within +-0.5 Hz with probability 0.5 (the
-#   data's true invariance, known in advance; as the paper's code, braindecode's
-#   `FrequencyShift(probability=0.5, max_delta_freq=0.5)`), predicting on the
-#   raw input;
+#   windows are frequency-shifted by a uniform draw within +-0.5 Hz with
+#   probability 0.5 (the data's true invariance, known in advance; the paper's
+#   code uses braindecode's `FrequencyShift(probability=0.5,
+#   max_delta_freq=0.5)`, here augsleep's shift in a one-stage `Policy`),
+#   predicting on the raw input;
 # - **AugNet**: the trunk behind one augmentation layer holding the frequency
 #   shift (range 2 Hz), trained with C = 1 and lambda = 0.8 from an initial
 #   magnitude of 0.05 (the paper's Appendix A.2 and its code), evaluated with
