@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from augsleep.augment import SINUSOID_TRANSFORMS, AugmentationModule, regularization
@@ -50,6 +52,11 @@ def _regularization(model: AugNet, kind: str) -> torch.Tensor:
     return regularization(model.augmentation, kind)
 
 
+def _clamp_then(callback: Callable[[AugNet], None], model: AugNet) -> None:
+    model.clamp_magnitudes_()
+    callback(model)
+
+
 def train_sinusoid_model(
     X_train: torch.Tensor,
     y_train: torch.Tensor,
@@ -65,6 +72,11 @@ def train_sinusoid_model(
     initial_magnitude: float = 0.0,
     random_state: int = 0,
     progress: tqdm | None = None,
+    trunk: Callable[[], nn.Module] | None = None,
+    layers: Sequence[Sequence[str]] | None = None,
+    transform_params: dict[str, dict] | None = None,
+    training_augmentation: Callable[[], nn.Module] | None = None,
+    on_step: Callable[[AugNet], None] | None = None,
 ) -> tuple[AugNet, list[dict]]:
     """Train AugNet (or the trunk alone) on sinusoids with the paper's settings.
 
@@ -99,6 +111,24 @@ def train_sinusoid_model(
         the caller's is left as it was.
     progress : tqdm | None
         Progress bar to advance by one per epoch.
+    trunk : callable | None
+        Builds the trunk, called with no argument after torch's generator is
+        seeded (so its initialisation follows ``random_state``), e.g.
+        ``partial(MLP, 1000, n_neurons=2)``; it maps (n_windows, 1, n_times)
+        to 4 logits. ``None`` is :class:`~augsleep.models.SinusoidCNN`.
+    layers : sequence of sequence of str | None
+        Transform names of each augmentation layer (with ``augment``); ``None``
+        is one layer of :data:`~augsleep.augment.SINUSOID_TRANSFORMS`.
+    transform_params : dict | None
+        Constructor parameters by transform name; ``None`` is
+        :data:`SINUSOID_RANGES`.
+    training_augmentation : callable | None
+        With ``augment=False``: builds an augmentation of training batches
+        only, e.g. a :class:`~augsleep.augment.TrainingOnly` policy (the
+        oracle augmentation of the capacity study); its parameters are frozen.
+    on_step : callable | None
+        Called with the model after every optimiser step, once its magnitudes
+        are projected onto [0, 1] (e.g. to record the weights within an epoch).
 
     Returns
     -------
@@ -115,15 +145,26 @@ def train_sinusoid_model(
         torch.manual_seed(random_state)
         generator = make_generator(random_state)
         augmentation = None
+        if augment and training_augmentation is not None:
+            raise ValueError(
+                "training_augmentation replaces the learned augmentation: pass "
+                "augment=False with it."
+            )
         if augment:
             augmentation = AugmentationModule.from_names(
-                [SINUSOID_TRANSFORMS],
+                [SINUSOID_TRANSFORMS] if layers is None else layers,
                 sfreq=100.0,
                 magnitude=initial_magnitude,
                 temperature=temperature,
-                transform_params=SINUSOID_RANGES,
+                transform_params=(
+                    SINUSOID_RANGES if transform_params is None else transform_params
+                ),
             )
-        model = AugNet(SinusoidCNN(n_classes=4), augmentation, n_copies_train=1)
+        elif training_augmentation is not None:
+            # A fixed augmentation: nothing of it is learned.
+            augmentation = training_augmentation().requires_grad_(False)
+        net = SinusoidCNN(n_classes=4) if trunk is None else trunk()
+        model = AugNet(net, augmentation, n_copies_train=1)
         optimizer = make_optimizer(
             model,
             lr=lr,
@@ -147,7 +188,11 @@ def train_sinusoid_model(
                 regularizer=partial(_regularization, kind=regularizer)
             ),
             lam=lam,
-            post_step=AugNet.clamp_magnitudes_,
+            post_step=(
+                AugNet.clamp_magnitudes_
+                if on_step is None
+                else partial(_clamp_then, on_step)
+            ),
             extra_record=(
                 (lambda m: m.augmentation.state_record()) if augment else None
             ),

@@ -69,6 +69,76 @@ def test_paper_optimiser_decays_the_augmentation_too(sinusoids, monkeypatch):
     assert groups == [(1e-4, False), (1e-4, False)]
 
 
+def test_trunk_layers_and_step_callback(sinusoids):
+    from functools import partial
+
+    from augsleep.models import MLP
+
+    X, y = sinusoids
+    weights = []
+    model, history = train_sinusoid_model(
+        X[:64],
+        y[:64],
+        trunk=partial(MLP, X.shape[-1], n_neurons=3, n_layers=2),
+        layers=[["frequency_shift"], ["gaussian_noise", "ft_surrogate"]],
+        initial_magnitude=0.05,
+        n_epochs=2,
+        random_state=0,
+        on_step=lambda m: weights.append(m.augmentation.layers[1].weights.tolist()),
+    )
+    assert isinstance(model.trunk, MLP) and model.trunk.net[1].out_features == 3
+    assert model.augmentation.summary()["transform"].tolist() == [
+        "frequency_shift",
+        "gaussian_noise",
+        "ft_surrogate",
+    ]
+    # Two steps per epoch (64 windows, batches of 32); the callback sees the
+    # magnitudes after their projection onto [0, 1].
+    assert len(weights) == 4 and len(history) == 2
+    assert "magnitude/1/ft_surrogate" in history[-1]
+    # The trunk factory is seeded like the default trunk: same seed, same model.
+    again, _ = train_sinusoid_model(
+        X[:64],
+        y[:64],
+        trunk=partial(MLP, X.shape[-1], n_neurons=3, n_layers=2),
+        layers=[["frequency_shift"], ["gaussian_noise", "ft_surrogate"]],
+        initial_magnitude=0.05,
+        n_epochs=2,
+        random_state=0,
+    )
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k])
+
+
+def test_training_augmentation_is_frozen_and_training_only(sinusoids):
+    from augsleep.augment import Policy, TrainingOnly
+    from augsleep.transforms import FrequencyShift
+
+    def oracle():
+        shift = FrequencyShift(max_value=0.5, sfreq=100.0)
+        return TrainingOnly(
+            Policy.from_choices([shift], [[("frequency_shift", 0.5, 1.0)]])
+        )
+
+    X, y = sinusoids
+    model, history = train_sinusoid_model(
+        X[:64], y[:64], augment=False, training_augmentation=oracle, n_epochs=2
+    )
+    policy = model.augmentation.policy
+    assert not any(p.requires_grad for p in policy.parameters())
+    assert policy.to_frame()["magnitude"].tolist() == [1.0]
+    # Evaluation is the trunk alone: augmented predictions equal the trunk's.
+    with torch.no_grad():
+        expected = torch.log_softmax(model.trunk(X[:8]), dim=-1)
+        assert torch.allclose(model(X[:8]), expected)
+    # Training batches are augmented: the shifted batch differs from the input.
+    model.train()
+    augmented = model.augmentation(X[:64], torch.Generator().manual_seed(0))
+    assert not torch.equal(augmented, X[:64])
+    with pytest.raises(ValueError, match="augment=False"):
+        train_sinusoid_model(X[:32], y[:32], training_augmentation=oracle)
+
+
 def test_cli_demo_writes_results_and_figure(tmp_path, capsys):
     assert (
         main(["demo", "--out", str(tmp_path), "--epochs", "1", "--no-ablations"]) == 0
