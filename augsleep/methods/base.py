@@ -697,13 +697,14 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def _predict_log_proba_tensor(self, X_t: Tensor, seed: int, n_copies=None):
-        generator = make_generator(seed, self.device_)
+        # Each window's draws come from the seed and the window itself: its
+        # prediction does not depend on the batch it is predicted in.
         return predict_log_proba(
             self.module_,
             X_t,
             batch_size=self._predict_batch_size(X_t, n_copies),
             n_copies=n_copies,
-            generator=generator,
+            seed=seed,
         )
 
     def _predict_batch_size(self, X_t: Tensor, n_copies=None) -> int:
@@ -737,6 +738,16 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of float64, shape (n_windows, n_classes)
             Columns ordered as :attr:`classes_`.
+
+        Notes
+        -----
+        With an augmentation at prediction (AugNet, Augerino), each window's
+        copies are drawn from a generator seeded by the fit's prediction seed
+        (from ``random_state``) and the window's scaled float32 values
+        (:func:`augsleep.training.window_seeds`): a window gets the same
+        probabilities alone, in any order and in any batch, and the same draws
+        on every machine. Its draws change with any change of its values, even in the
+        last bit: then the Monte-Carlo average is over other copies.
         """
         X_t = self._prepare(X)
         log_proba = self._predict_log_proba_tensor(
