@@ -510,7 +510,7 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
                 y_pred = self._predict_encoded(
                     X_valid, seeds.valid, self._valid_copies()
                 )
-                return balanced_accuracy_score(y_valid, y_pred)
+                return self._valid_balanced_accuracy(y_valid, y_pred)
 
             early_stopping = EarlyStopping(self.patience)
         return fit_loop(
@@ -531,6 +531,41 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             desc=type(self).__name__,
         )
+
+    def _valid_balanced_accuracy(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        """Score validation predictions: balanced accuracy, recalls class-weighted.
+
+        The balanced accuracy is the mean of the per-class recalls; with a dict
+        ``class_weight`` each class's recall is weighted by its weight (classes
+        absent from the dict weigh 1), so that early stopping and the searches
+        select by the importance the loss gives the classes, as scikit-learn's
+        ``HistGradientBoostingClassifier`` weights its early-stopping score by
+        its class weights.
+        ``"balanced"`` and ``None`` give the plain balanced accuracy (the
+        paper's), as does a dict of equal weights.
+
+        Parameters
+        ----------
+        y_true, y_pred : ndarray of int, shape (n_windows,)
+            Encoded labels (indices into :attr:`classes_`) and predictions.
+
+        Returns
+        -------
+        score : float
+            In [0, 1]; classes absent from ``y_true`` are left out.
+        """
+        if not isinstance(self.class_weight, Mapping):
+            return balanced_accuracy_score(y_true, y_pred)
+        weights = self._class_weights(np.asarray(y_true)).numpy().astype(float)
+        present, counts = np.unique(y_true, return_counts=True)
+        total = weights[present].sum()
+        if total <= 0:  # every class present weighs 0: no preference
+            return balanced_accuracy_score(y_true, y_pred)
+        # Accuracy with window weights w_c / n_c: the w-weighted mean recall.
+        per_window = (weights / total)[y_true] / counts[
+            np.searchsorted(present, y_true)
+        ]
+        return float(np.sum(per_window * (np.asarray(y_pred) == y_true)))
 
     def _valid_subset(self, y_valid: np.ndarray, seed: int) -> np.ndarray | None:
         """Return the validation windows early stopping scores (None: all of them).
