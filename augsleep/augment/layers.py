@@ -296,12 +296,13 @@ class AugLayer(nn.Module):
                 zip(self.transforms, magnitudes, plan, strict=True)
             ):
                 for a, b in rows:
-                    taken[q].append(torch.arange(g * size + a, g * size + b))
+                    # numpy ranges: a torch.arange per slice costs more.
+                    taken[q].append(np.arange(g * size + a, g * size + b))
                     params[q].append(t.sample_parameters(block[a:b], mu, gen))
         out = torch.empty_like(X)
         for t, rows, p in zip(self.transforms, taken, params, strict=True):
             if rows:
-                index = torch.cat(rows).to(X.device)
+                index = torch.from_numpy(np.concatenate(rows)).to(X.device)
                 out.index_copy_(0, index, t.apply(X[index], torch.cat(p)))
         return out
 
