@@ -383,3 +383,41 @@ def test_resumes_an_interrupted_search_from_its_storage(data, tmp_path, monkeypa
 def test_storage_needs_a_study_name(data, tmp_path):
     with pytest.raises(ValueError, match="needs a study_name"):
         fit(data, storage=f"sqlite:///{tmp_path / 'x.db'}")
+
+
+def test_folds_by_group():
+    from augsleep.methods.fast_autoaugment import fold_indices
+
+    y = np.arange(40) % 2
+    groups = np.repeat(np.arange(8), 5)
+    for labels in (y, np.r_[np.zeros(38, int), 1, 1]):  # stratified, or not
+        folds = fold_indices(labels, 4, seed=0, groups=groups)
+        held_out = np.concatenate([da for _, da in folds])
+        assert sorted(held_out) == list(range(40))  # every window held out once
+        for dm, da in folds:
+            assert not set(groups[dm]) & set(groups[da])
+    with pytest.raises(ValueError, match="at least as many groups.*got 3"):
+        fold_indices(y, 4, seed=0, groups=groups % 3)
+
+
+def test_fit_with_groups_splits_the_folds_by_group(data, monkeypatch):
+    # The validation split (by group) and the folds (by group) of the rest.
+    import augsleep.methods.fast_autoaugment as faa
+
+    X, y = data[:2]
+    groups = np.repeat(np.arange(8), 6)
+    seen = []
+    fold_indices = faa.fold_indices
+
+    def spy(y_enc, n_folds, seed, groups=None):
+        seen.append(groups)
+        return fold_indices(y_enc, n_folds, seed, groups=groups)
+
+    monkeypatch.setattr(faa, "fold_indices", spy)
+    clf = FastAutoAugmentClassifier(
+        **{**TINY, **SMALL, "search_budget": 1, "validation_fraction": 0.25}
+    )
+    clf.fit(X, y, groups=groups)
+    (train_groups,) = seen
+    assert len(np.unique(train_groups)) == 6  # 2 of the 8 groups validate
+    assert clf.folds_.n_heldout.sum() == len(train_groups) == 36

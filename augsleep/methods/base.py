@@ -119,6 +119,9 @@ class _FitData(NamedTuple):
     y_train_enc: np.ndarray
     X_valid: Tensor | None
     y_valid: np.ndarray | None
+    # Groups (e.g. subjects) of the training windows, when fit got groups:
+    # the searches' internal splits (Fast AutoAugment's folds) respect them.
+    groups_train: np.ndarray | None = None
 
 
 @fill_doc
@@ -418,12 +421,18 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
             X_va, y_va = self._scale(X_val3), y_val_enc
         elif valid_idx is not None:
             X_va, y_va = self._scale(X3[valid_idx]), y_enc[valid_idx]
+        groups_train = None
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(X3, groups)
+            groups_train = groups[train_idx]
         return _FitData(
             X_train=self._scale(X_tr),
             y_train=torch.as_tensor(y_enc[train_idx], dtype=torch.long),
             y_train_enc=y_enc[train_idx],
             X_valid=X_va,
             y_valid=y_va,
+            groups_train=groups_train,
         )
 
     def _split(self, n: int, y_enc, groups, seed: int):

@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 from sklearn.utils._param_validation import Interval
 
 from augsleep.methods._docs import fill_doc
@@ -74,11 +79,16 @@ FOLD_COLUMNS = (
 )
 
 
-def fold_indices(y_enc: np.ndarray, n_folds: int, seed: int) -> list[tuple]:
+def fold_indices(
+    y_enc: np.ndarray, n_folds: int, seed: int, groups: np.ndarray | None = None
+) -> list[tuple]:
     """Split training windows into ``n_folds`` (``D_M``, ``D_A``) pairs.
 
     Stratified by class when every class has at least ``n_folds`` windows
     (so that every ``D_A`` sees every stage), plain shuffled folds otherwise.
+    With ``groups``, every group (e.g. subject) falls in one fold, so that
+    ``D_M`` and ``D_A`` share no group (``StratifiedGroupKFold``, or
+    ``GroupKFold`` when a class has fewer than ``n_folds`` windows).
 
     Parameters
     ----------
@@ -88,16 +98,37 @@ def fold_indices(y_enc: np.ndarray, n_folds: int, seed: int) -> list[tuple]:
         ``K``.
     seed : int
         Seed of the shuffling.
+    groups : ndarray, shape (n_windows,) | None
+        Group of every training window.
 
     Returns
     -------
     folds : list of (ndarray, ndarray)
         Per fold, the indices of ``D_M`` (the other folds) and of ``D_A`` (the
         fold itself).
+
+    Raises
+    ------
+    ValueError
+        If there are fewer groups than folds.
     """
     counts = np.bincount(y_enc)
     counts = counts[counts > 0]
-    if counts.min() >= n_folds:
+    stratified = counts.min() >= n_folds
+    if groups is not None:
+        n_groups = len(np.unique(groups))
+        if n_groups < n_folds:
+            raise ValueError(
+                f"n_folds={n_folds} folds by group need at least as many groups "
+                f"among the training windows, got {n_groups}: lower n_folds, or "
+                "fit without groups."
+            )
+        if stratified:
+            splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        else:
+            splitter = GroupKFold(n_folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(y_enc)), y_enc, groups))
+    if stratified:
         splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
     else:
         splitter = KFold(n_folds, shuffle=True, random_state=seed)
@@ -218,10 +249,13 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
     ``groups`` with ``validation_fraction``; it early-stops the pretrainings
     and the retrainings (the reference pretrains for a fixed number of epochs
     without one). The folds split the training windows by window (stratified
-    when every class has ``n_folds`` windows), not by group: ``D_M`` and
-    ``D_A`` may share recordings. The reference splits each fold 60/40 with
-    ``StratifiedShuffleSplit``; here ``D_A`` is one of ``K`` disjoint folds
-    and ``D_M`` the others, so every training window is held out once.
+    when every class has ``n_folds`` windows); with ``groups`` passed to
+    ``fit``, by group (every group's windows in one fold, so that ``D_M`` and
+    ``D_A`` share no subject; at least ``n_folds`` groups among the training
+    windows), else ``D_M`` and ``D_A`` may share recordings. The reference
+    splits each fold 60/40 with ``StratifiedShuffleSplit``; here ``D_A`` is
+    one of ``K`` disjoint folds and ``D_M`` the others, so every training
+    window is held out once.
 
     Departures from the reference (kakaobrain/fast-autoaugment), besides the
     folds: the score is the balanced accuracy of one augmented draw per
@@ -422,7 +456,9 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
 
         # 1. Pretraining: one trunk per fold on D_M, without augmentation.
         start = time.perf_counter()
-        folds = fold_indices(data.y_train_enc, n_folds, seeds.split)
+        folds = fold_indices(
+            data.y_train_enc, n_folds, seeds.split, groups=data.groups_train
+        )
         models, fold_rows = [], []
         for k, (dm, da) in enumerate(folds):
             fold_start = time.perf_counter()
