@@ -61,20 +61,23 @@ CONTROLS = {
 }
 
 
-def ramps(n_windows, seed, n_times=100):
+def ramps(n_windows, seed, n_times=100, noise=0.3):
     """Class 0 rises, class 1 falls: time reverse maps one class onto the other."""
     rng = np.random.RandomState(seed)
     y = np.arange(n_windows) % 2
     ramp = np.linspace(-1.0, 1.0, n_times)
     X = np.where(y[:, None] == 0, ramp, -ramp)[:, None, :]
-    X = 30 * (X + 0.3 * rng.randn(n_windows, 1, n_times))
+    X = 30 * (X + noise * rng.randn(n_windows, 1, n_times))
     return X.astype(np.float32), y
 
 
-def make_control(name, seed):
+def make_control(name, seed, ramp_noise=0.3):
     """Training (few windows), validation and test sets of a control."""
     if name == "ramps":
-        return ramps(40, seed), ramps(40, seed + 100), ramps(200, seed + 200)
+        return tuple(
+            ramps(n, seed + offset, noise=ramp_noise)
+            for n, offset in ((40, 0), (40, 100), (200, 200))
+        )
     from augsleep.data import make_sinusoids
 
     def draw(n, s):
@@ -112,7 +115,9 @@ def run(method, control, seed, args):
     from augsleep.methods import METHODS
 
     spec = CONTROLS[control]
-    (X, y), (X_val, y_val), (X_test, y_test) = make_control(control, seed)
+    (X, y), (X_val, y_val), (X_test, y_test) = make_control(
+        control, seed, args.ramp_noise
+    )
     params = dict(
         search_budget=args.budget,
         checkpoint_every=args.budget,
@@ -159,11 +164,18 @@ def main():
     )
     parser.add_argument("--controls", nargs="+", default=list(CONTROLS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--ramp-noise",
+        type=float,
+        default=0.3,
+        help="noise standard deviation of the ramps (their slope spans -1 to 1)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
         f"budget {args.budget} trials, {args.n_subpolicies} x 2 policies, "
-        f"tiny trunk, up to {args.max_epochs} epochs (patience {args.patience})"
+        f"tiny trunk, up to {args.max_epochs} epochs (patience {args.patience}), "
+        f"ramp noise {args.ramp_noise}"
     )
     print(
         "| control | operation | method | seed | P(window gets it), found "
