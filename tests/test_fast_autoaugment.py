@@ -315,3 +315,109 @@ def test_save_load_keeps_the_search(fitted, data, tmp_path):
         loaded.predict_proba(X_val), fitted.predict_proba(X_val)
     )
     assert loaded.compute_time_ == fitted.compute_time_
+
+
+def test_resumes_an_interrupted_search_from_its_storage(data, tmp_path, monkeypatch):
+    # 2 folds x 3 trials, interrupted (Ctrl-C) in fold 0's second trial: a fit
+    # on the same storage takes the 2 finished trials, pretrains the same fold
+    # models again and runs the 4 other trials (TPE reseeded).
+    storage = f"sqlite:///{tmp_path / 'faa.db'}"
+    params = dict(search_budget=3, checkpoint_every=1, storage=storage)
+    params["study_name"] = "faa"
+    reference = fit(data, **{**params, "storage": None, "study_name": None})
+    score = Cls._density_matching_score
+    calls = []
+
+    def counting(self, *args):
+        calls.append(args)
+        if interrupt_at is not None and len(calls) == interrupt_at:
+            raise KeyboardInterrupt
+        return score(self, *args)
+
+    monkeypatch.setattr(Cls, "_density_matching_score", counting)
+    interrupt_at = 3  # round 0: folds 0 and 1; round 1: fold 0
+    with pytest.raises(KeyboardInterrupt):
+        fit(data, **params)
+    states = {
+        k: [
+            t.state
+            for t in optuna.load_study(
+                study_name=f"faa-fold{k}", storage=storage
+            ).trials
+        ]
+        for k in (0, 1)
+    }
+    complete, failed = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL
+    assert states == {0: [complete, failed], 1: [complete]}
+
+    calls.clear()
+    interrupt_at = None
+    clf = fit(data, **params)
+    assert len(calls) == 4  # 6 trials, 2 of them resumed
+    trials = clf.trials_
+    assert trials.resumed.tolist() == [True, True] + [False] * 4
+    assert trials.fold.tolist() == [0, 1] * 3
+    assert trials.trial.tolist() == list(range(6))
+    assert trials.study_trial.tolist() == [0, 0, 2, 1, 3, 2]  # fold 0's 1 failed
+    # The resumed scores were measured on the same pretrained models.
+    cols = ["valid_balanced_accuracy", *[c for c in trials if c.startswith("sub")]]
+    pd.testing.assert_frame_equal(
+        trials[cols].iloc[:2], reference.trials_[cols].iloc[:2]
+    )
+    pd.testing.assert_frame_equal(
+        clf.folds_.drop(columns="time_s"), reference.folds_.drop(columns="time_s")
+    )
+    # Checkpoints at the rounds this fit ran (1 and 2), the resumed round not.
+    assert clf.search_history_.n_trials.tolist() == [4, 6]
+    assert clf.search_history_.search_s.iloc[-1] > clf.compute_time_["search_s"]
+
+    # Finished studies: nothing is searched again, only the end checkpoint.
+    calls.clear()
+    again = fit(data, **params)
+    assert not calls and again.trials_.resumed.all()
+    # The end checkpoint merges the same trials (clf may have kept round 1's).
+    assert again.search_history_.n_trials.tolist() == [6]
+    assert again.search_history_.policy.iloc[0] == clf.search_history_.policy.iloc[-1]
+
+
+def test_storage_needs_a_study_name(data, tmp_path):
+    with pytest.raises(ValueError, match="needs a study_name"):
+        fit(data, storage=f"sqlite:///{tmp_path / 'x.db'}")
+
+
+def test_folds_by_group():
+    from augsleep.methods.fast_autoaugment import fold_indices
+
+    y = np.arange(40) % 2
+    groups = np.repeat(np.arange(8), 5)
+    for labels in (y, np.r_[np.zeros(38, int), 1, 1]):  # stratified, or not
+        folds = fold_indices(labels, 4, seed=0, groups=groups)
+        held_out = np.concatenate([da for _, da in folds])
+        assert sorted(held_out) == list(range(40))  # every window held out once
+        for dm, da in folds:
+            assert not set(groups[dm]) & set(groups[da])
+    with pytest.raises(ValueError, match="at least as many groups.*got 3"):
+        fold_indices(y, 4, seed=0, groups=groups % 3)
+
+
+def test_fit_with_groups_splits_the_folds_by_group(data, monkeypatch):
+    # The validation split (by group) and the folds (by group) of the rest.
+    import augsleep.methods.fast_autoaugment as faa
+
+    X, y = data[:2]
+    groups = np.repeat(np.arange(8), 6)
+    seen = []
+    fold_indices = faa.fold_indices
+
+    def spy(y_enc, n_folds, seed, groups=None):
+        seen.append(groups)
+        return fold_indices(y_enc, n_folds, seed, groups=groups)
+
+    monkeypatch.setattr(faa, "fold_indices", spy)
+    clf = FastAutoAugmentClassifier(
+        **{**TINY, **SMALL, "search_budget": 1, "validation_fraction": 0.25}
+    )
+    clf.fit(X, y, groups=groups)
+    (train_groups,) = seen
+    assert len(np.unique(train_groups)) == 6  # 2 of the 8 groups validate
+    assert clf.folds_.n_heldout.sum() == len(train_groups) == 36

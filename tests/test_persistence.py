@@ -25,6 +25,7 @@ from _toy import SFREQ, TinyTrunk, make_data
 import augsleep
 from augsleep import AugerinoClassifier, AugNetClassifier
 from augsleep.persistence import FORMAT_VERSION, format_name
+from augsleep.training import make_generator, predict_log_proba
 
 DATA = Path(__file__).parent / "data"
 V1_PARAMS = dict(sfreq=SFREQ, max_epochs=2, n_copies_eval=4, random_state=0)
@@ -81,6 +82,25 @@ def _save_like_version_1(clf, path):
     torch.save(payload, path)
 
 
+def _proba_with_batch_draws(clf, X):
+    """``predict_proba`` as version 1 drew the copies: one generator per call.
+
+    Since then each window's copies are drawn from a generator of its own
+    (seeded by the prediction seed and the window), so the probabilities the
+    version-1 code saved are those of the same model under other draws.
+    """
+    X_t = clf._prepare(X)
+    log_proba = predict_log_proba(
+        clf.module_,
+        X_t,
+        batch_size=clf._predict_batch_size(X_t),
+        n_copies=clf._eval_copies(),
+        generator=make_generator(clf._predict_seed, "cpu"),
+    )
+    proba = np.exp(log_proba.double().numpy())
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
 def test_file_written_by_version_1_loads_and_predicts_the_same(toy):
     X, labels = toy
     expected = np.load(DATA / "augnet_v1_proba.npy")
@@ -91,7 +111,8 @@ def test_file_written_by_version_1_loads_and_predicts_the_same(toy):
     ):
         assert type(clf) is AugNetClassifier
         assert clf.classes_.tolist() == ["N1", "N2", "W"]
-        np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-6)
+        # The same model: the same predictions under version 1's draws.
+        np.testing.assert_allclose(_proba_with_batch_draws(clf, X), expected, rtol=1e-6)
         assert len(clf.history_) == clf.n_epochs_ == 2
         assert len(clf.learned_augmentations_) == 12
         assert all(math.isnan(v) for v in clf.compute_time_.values())
@@ -107,8 +128,11 @@ def test_training_is_unchanged_since_version_1(toy):
     clf = AugNetClassifier(**V1_PARAMS, device="cpu").fit(X, labels)
     saved = AugNetClassifier.load(DATA / "augnet_v1.pt", device="cpu")
     np.testing.assert_allclose(
-        clf.predict_proba(X), np.load(DATA / "augnet_v1_proba.npy"), atol=1e-5
+        _proba_with_batch_draws(clf, X),
+        np.load(DATA / "augnet_v1_proba.npy"),
+        atol=1e-5,
     )
+    np.testing.assert_allclose(clf.predict_proba(X), saved.predict_proba(X), atol=1e-5)
     cols = [c for c in saved.history_ if c != "dur_s"]
     np.testing.assert_allclose(
         clf.history_[cols].to_numpy(float), saved.history_[cols].to_numpy(float)

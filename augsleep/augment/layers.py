@@ -154,19 +154,39 @@ class AugLayer(nn.Module):
         """Project every magnitude back onto [0, 1] (after an optimiser step)."""
         self._magnitudes.clamp_(0.0, 1.0)
 
-    def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(
+        self,
+        X: Tensor,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    ) -> Tensor:
         """Augment a batch.
 
         Parameters
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch of EEG windows.
-        generator : torch.Generator | None
+        generator : torch.Generator | sequence of torch.Generator | None
             Source of every random draw; ``None`` uses torch's global generator.
+            A sequence of ``B`` generators splits the rows into ``B`` equal,
+            consecutive blocks (``n_windows`` must be a multiple of ``B``):
+            block ``b`` gets the draws that ``forward(X[block b],
+            generator[b])`` would give it, whatever the other blocks, while
+            each transform still runs once on all the rows it takes (see
+            Notes).
 
         Returns
         -------
         X_aug : Tensor, shape (n_windows, n_channels, n_times)
+
+        Notes
+        -----
+        With one generator per block (e.g. the C copies of one window, as
+        :class:`augsleep.models.AugNet` does at prediction), evaluation mode
+        draws each block's transforms and parameters from its own generator,
+        block after block, then applies each transform to the rows of every
+        block that took it in one call: the draws of a block do not depend on
+        the others, and the cost of the transforms stays that of one batch.
+        In training mode each block gets its weighted sum in turn.
         """
         check_eeg_batch(X, name="X", check_finite=False)
         # float32 for half-precision data, as the transforms' draws.
@@ -174,34 +194,116 @@ class AugLayer(nn.Module):
         weights = self.weights.to(dtype)
         # One clamp for the whole layer, passed to each transform's draws.
         magnitudes = self.magnitudes.to(dtype).unbind()
+        if generator is not None and not isinstance(generator, torch.Generator):
+            return self._forward_blocks(X, weights, magnitudes, list(generator))
         if self.training:
             return self._weighted_sum(X, weights, magnitudes, generator)
         n = len(X)
         if n == 0:
             # No example to draw a transform for (multinomial refuses n = 0).
             return torch.empty_like(X)
-        device = generator.device if generator is not None else X.device
+        # Without autograd (prediction) each transform writes straight into its
+        # rows of the output: no result to allocate and copy per slice, which on
+        # a CPU costs about as much as the cheaper transforms themselves.
+        direct = not torch.is_grad_enabled()
+        out = torch.empty_like(X)
+        for t, mu, rows in zip(
+            self.transforms,
+            magnitudes,
+            self._draw_rows(n, weights, generator, X.device),
+            strict=True,
+        ):
+            for a, b in rows:
+                params = t.sample_parameters(X[a:b], mu, generator)
+                if direct:
+                    t.apply(X[a:b], params, out=out[a:b])
+                else:
+                    out[a:b] = t.apply(X[a:b], params)
+        return out
+
+    def _draw_rows(
+        self, n: int, weights: Tensor, generator, device
+    ) -> list[list[tuple[int, int]]]:
+        """Draw which rows of a batch of ``n`` each transform takes.
+
+        Systematic sampling (see the class Notes): the count of each transform
+        is multinomial, and transform ``q`` takes the next ``counts[q]`` rows,
+        cyclically, after a uniformly random start.
+
+        Returns
+        -------
+        rows : list, one per transform, of (start, stop) row slices
+            At most two slices per transform (the cyclic order wraps once).
+        """
+        device = generator.device if generator is not None else device
         draws = torch.multinomial(
             weights.detach().to(device), n, replacement=True, generator=generator
         )
         counts = torch.bincount(draws, minlength=len(self.transforms)).tolist()
         start = int(torch.randint(n, (1,), generator=generator, device=device))
-        # Without autograd (prediction) each transform writes straight into its
-        # rows of the output: no result to allocate and copy per slice, which on
-        # a CPU costs about as much as the cheaper transforms themselves.
-        direct = not torch.is_grad_enabled()
-        # Transform q takes the next counts[q] rows after `start`, cyclically.
-        out = torch.empty_like(X)
-        for t, mu, count in zip(self.transforms, magnitudes, counts, strict=True):
+        rows = []
+        for count in counts:
             stop = start + count
-            for a, b in ((start, min(stop, n)), (0, max(stop - n, 0))):
-                if b > a:
-                    params = t.sample_parameters(X[a:b], mu, generator)
-                    if direct:
-                        t.apply(X[a:b], params, out=out[a:b])
-                    else:
-                        out[a:b] = t.apply(X[a:b], params)
+            rows.append(
+                [
+                    (a, b)
+                    for a, b in ((start, min(stop, n)), (0, max(stop - n, 0)))
+                    if b > a
+                ]
+            )
             start = stop % n
+        return rows
+
+    def _forward_blocks(
+        self,
+        X: Tensor,
+        weights: Tensor,
+        magnitudes: Sequence[Tensor],
+        generators: list[torch.Generator],
+    ) -> Tensor:
+        """Augment equal blocks of rows, each from its own generator.
+
+        Each block's draws are those of :meth:`forward` on the block alone with
+        its generator; in evaluation mode each transform then runs once, on the
+        rows it took in every block.
+        """
+        n_blocks = len(generators)
+        if n_blocks == 0 and len(X) == 0:
+            return torch.empty_like(X)
+        if n_blocks == 0 or len(X) % n_blocks:
+            raise ValueError(
+                f"generator must hold a number of generators that divides the "
+                f"{len(X)} rows of X into equal blocks, got {n_blocks}."
+            )
+        size = len(X) // n_blocks
+        blocks = X.split(size) if size else [X] * n_blocks
+        if self.training:
+            return torch.cat(
+                [
+                    self._weighted_sum(block, weights, magnitudes, gen)
+                    for block, gen in zip(blocks, generators, strict=True)
+                ]
+            )
+        if size == 0:
+            return torch.empty_like(X)
+        # Per transform: the rows it takes in every block, and their parameters,
+        # drawn block after block (a block's draws are in forward's order).
+        taken = [[] for _ in self.transforms]
+        params = [[] for _ in self.transforms]
+        for g, (block, gen) in enumerate(zip(blocks, generators, strict=True)):
+            plan = self._draw_rows(size, weights, gen, X.device)
+            for q, (t, mu, rows) in enumerate(
+                zip(self.transforms, magnitudes, plan, strict=True)
+            ):
+                for a, b in rows:
+                    # numpy ranges: a torch.arange per slice costs more.
+                    taken[q].append(np.arange(g * size + a, g * size + b))
+                    params[q].append(t.sample_parameters(block[a:b], mu, gen))
+        out = torch.empty_like(X)
+        for t, rows, p in zip(self.transforms, taken, params, strict=True):
+            if rows:
+                index = torch.from_numpy(np.concatenate(rows)).to(X.device)
+                out.index_copy_(0, index, t.apply(X[index], torch.cat(p)))
         return out
 
     def _weighted_sum(
@@ -527,21 +629,29 @@ class AugmentationModule(nn.Module):
             record[f"magnitude/{row.layer}/{row.transform}"] = row.magnitude
         return record
 
-    def forward(self, X: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(
+        self,
+        X: Tensor,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    ) -> Tensor:
         """Augment a batch through every layer.
 
         Parameters
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch of EEG windows.
-        generator : torch.Generator | None
-            Source of every random draw.
+        generator : torch.Generator | sequence of torch.Generator | None
+            Source of every random draw. A sequence gives one generator per
+            block of equal, consecutive rows: each block is augmented as it
+            would be alone with its generator (see :meth:`AugLayer.forward`).
 
         Returns
         -------
         X_aug : Tensor, shape (n_windows, n_channels, n_times)
         """
         check_eeg_batch(X, name="X", check_finite=False)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            generator = list(generator)  # read once per layer
         for layer in self.layers:
             X = layer(X, generator)
         return X

@@ -38,7 +38,11 @@ SHARED_PARAMETERS_DOC = """\
     class_weight : "balanced" | dict | None
         Weights of the classes in the cross-entropy. ``"balanced"`` (paper) uses
         inverse class frequencies of the training set,
-        ``n_windows / (n_classes * count)``; a dict maps labels to weights.
+        ``n_windows / (n_classes * count)``; a dict maps labels to weights
+        (labels left out weigh 1), and then also weights the per-class recalls
+        of the validation balanced accuracy that early stopping and the searches
+        maximise (``"balanced"`` and ``None`` validate with the plain balanced
+        accuracy).
     scaling : "standard" | None
         ``"standard"`` z-scores every channel with the mean and standard
         deviation of the training windows (stored as ``scale_mean_``,
@@ -95,7 +99,8 @@ SHARED_ATTRIBUTES_DOC = """\
     best_epoch_ : int
         Epoch whose weights were kept.
     best_valid_score_ : float
-        Validation balanced accuracy of that epoch (NaN without validation set).
+        Validation balanced accuracy of that epoch (its recalls weighted by a
+        dict ``class_weight``; NaN without validation set).
     n_epochs_ : int
         Number of epochs run.
     interrupted_ : bool

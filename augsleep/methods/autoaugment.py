@@ -286,40 +286,66 @@ class AutoAugmentClassifier(PolicySearchClassifier):
             return super()._train(data, seeds)
 
     def _make_proposer(self, seeds, operation_names):
-        import optuna
-
-        storage = optuna.storages.get_storage(self.storage)
-        n_complete = 0
-        if self.study_name is not None:
-            try:
-                study_id = storage.get_study_id_from_name(self.study_name)
-            except KeyError:  # a new study
-                pass
-            else:
-                n_complete = len(
-                    storage.get_all_trials(
-                        study_id,
-                        deepcopy=False,
-                        states=(optuna.trial.TrialState.COMPLETE,),
-                    )
-                )
-        # A seed of its own per resumption: the same seed would make TPE's first
-        # (random) proposals repeat those of the trials already in the study.
-        sampler = optuna.samplers.TPESampler(
-            seed=derived_seed(seeds, PROPOSER_KEY, n_complete)
-        )
-        study = optuna.create_study(
-            storage=storage,
-            sampler=sampler,
-            study_name=self.study_name,
-            direction="maximize",
-            load_if_exists=True,
-        )
-        where = (
-            "an in-memory study"
-            if self.storage is None
-            else f"study {self.study_name!r} in {self.storage}"
+        study, where = open_study(
+            self.storage,
+            self.study_name,
+            lambda n_complete: derived_seed(seeds, PROPOSER_KEY, n_complete),
         )
         return _TPEProposer(
             study, operation_names, self.n_subpolicies, self.n_stages, where
         )
+
+
+def open_study(storage, study_name, sampler_seed):
+    """Create or load a TPE study to maximise, seeded for its finished trials.
+
+    Parameters
+    ----------
+    storage : str | None
+        Optuna storage URL; ``None``: in memory.
+    study_name : str | None
+        Name of the study in ``storage``; an existing study is loaded.
+    sampler_seed : callable
+        ``sampler_seed(n_complete)`` gives the TPE seed from the number of
+        trials the study has already finished (0 for a new study): a resumed
+        search gets a seed of its own, since the same seed would make TPE's
+        first (random) proposals repeat those of the finished trials.
+
+    Returns
+    -------
+    study : optuna.Study
+    where : str
+        The study, named for error messages.
+    """
+    import optuna
+
+    storage_obj = optuna.storages.get_storage(storage)
+    n_complete = 0
+    if study_name is not None:
+        try:
+            study_id = storage_obj.get_study_id_from_name(study_name)
+        except KeyError:  # a new study
+            pass
+        else:
+            n_complete = len(
+                storage_obj.get_all_trials(
+                    study_id,
+                    deepcopy=False,
+                    states=(optuna.trial.TrialState.COMPLETE,),
+                )
+            )
+    # Seeded at creation: no unseeded default sampler is ever built.
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed(n_complete))
+    study = optuna.create_study(
+        storage=storage_obj,
+        sampler=sampler,
+        study_name=study_name,
+        direction="maximize",
+        load_if_exists=True,
+    )
+    where = (
+        "an in-memory study"
+        if storage is None
+        else f"study {study_name!r} in {storage}"
+    )
+    return study, where

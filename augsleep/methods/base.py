@@ -119,6 +119,9 @@ class _FitData(NamedTuple):
     y_train_enc: np.ndarray
     X_valid: Tensor | None
     y_valid: np.ndarray | None
+    # Groups (e.g. subjects) of the training windows, when fit got groups:
+    # the searches' internal splits (Fast AutoAugment's folds) respect them.
+    groups_train: np.ndarray | None = None
 
 
 @fill_doc
@@ -418,12 +421,18 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
             X_va, y_va = self._scale(X_val3), y_val_enc
         elif valid_idx is not None:
             X_va, y_va = self._scale(X3[valid_idx]), y_enc[valid_idx]
+        groups_train = None
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(X3, groups)
+            groups_train = groups[train_idx]
         return _FitData(
             X_train=self._scale(X_tr),
             y_train=torch.as_tensor(y_enc[train_idx], dtype=torch.long),
             y_train_enc=y_enc[train_idx],
             X_valid=X_va,
             y_valid=y_va,
+            groups_train=groups_train,
         )
 
     def _split(self, n: int, y_enc, groups, seed: int):
@@ -518,7 +527,7 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
                 y_pred = self._predict_encoded(
                     X_valid, seeds.valid, self._valid_copies()
                 )
-                return balanced_accuracy_score(y_valid, y_pred)
+                return self._valid_balanced_accuracy(y_valid, y_pred)
 
             early_stopping = EarlyStopping(self.patience)
         return fit_loop(
@@ -539,6 +548,41 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             desc=type(self).__name__,
         )
+
+    def _valid_balanced_accuracy(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        """Score validation predictions: balanced accuracy, recalls class-weighted.
+
+        The balanced accuracy is the mean of the per-class recalls; with a dict
+        ``class_weight`` each class's recall is weighted by its weight (classes
+        absent from the dict weigh 1), so that early stopping and the searches
+        select by the importance the loss gives the classes, as scikit-learn's
+        ``HistGradientBoostingClassifier`` weights its early-stopping score by
+        its class weights.
+        ``"balanced"`` and ``None`` give the plain balanced accuracy (the
+        paper's), as does a dict of equal weights.
+
+        Parameters
+        ----------
+        y_true, y_pred : ndarray of int, shape (n_windows,)
+            Encoded labels (indices into :attr:`classes_`) and predictions.
+
+        Returns
+        -------
+        score : float
+            In [0, 1]; classes absent from ``y_true`` are left out.
+        """
+        if not isinstance(self.class_weight, Mapping):
+            return balanced_accuracy_score(y_true, y_pred)
+        weights = self._class_weights(np.asarray(y_true)).numpy().astype(float)
+        present, counts = np.unique(y_true, return_counts=True)
+        total = weights[present].sum()
+        if total <= 0:  # every class present weighs 0: no preference
+            return balanced_accuracy_score(y_true, y_pred)
+        # Accuracy with window weights w_c / n_c: the w-weighted mean recall.
+        per_window = (weights / total)[y_true] / counts[
+            np.searchsorted(present, y_true)
+        ]
+        return float(np.sum(per_window * (np.asarray(y_pred) == y_true)))
 
     def _valid_subset(self, y_valid: np.ndarray, seed: int) -> np.ndarray | None:
         """Return the validation windows early stopping scores (None: all of them).
@@ -705,13 +749,14 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def _predict_log_proba_tensor(self, X_t: Tensor, seed: int, n_copies=None):
-        generator = make_generator(seed, self.device_)
+        # Each window's draws come from the seed and the window itself: its
+        # prediction does not depend on the batch it is predicted in.
         return predict_log_proba(
             self.module_,
             X_t,
             batch_size=self._predict_batch_size(X_t, n_copies),
             n_copies=n_copies,
-            generator=generator,
+            seed=seed,
         )
 
     def _predict_batch_size(self, X_t: Tensor, n_copies=None) -> int:
@@ -745,6 +790,16 @@ class BaseSleepClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of float64, shape (n_windows, n_classes)
             Columns ordered as :attr:`classes_`.
+
+        Notes
+        -----
+        With an augmentation at prediction (AugNet, Augerino), each window's
+        copies are drawn from a generator seeded by the fit's prediction seed
+        (from ``random_state``) and the window's scaled float32 values
+        (:func:`augsleep.training.window_seeds`): a window gets the same
+        probabilities alone, in any order and in any batch, and the same draws
+        on every machine. Its draws change with any change of its values, even in the
+        last bit: then the Monte-Carlo average is over other copies.
         """
         X_t = self._prepare(X)
         log_proba = self._predict_log_proba_tensor(

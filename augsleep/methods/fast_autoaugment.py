@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 from sklearn.utils._param_validation import Interval
 
 from augsleep.methods._docs import fill_doc
@@ -51,7 +56,7 @@ from augsleep.methods._search import (
     params_to_choices,
     policy_parameter_names,
 )
-from augsleep.methods.autoaugment import _optuna_logging, _TPEProposer
+from augsleep.methods.autoaugment import _optuna_logging, _TPEProposer, open_study
 from augsleep.methods.base import _derived_seeds, _FitData
 from augsleep.training import make_generator, predict_batch_size, predict_log_proba
 
@@ -74,11 +79,16 @@ FOLD_COLUMNS = (
 )
 
 
-def fold_indices(y_enc: np.ndarray, n_folds: int, seed: int) -> list[tuple]:
+def fold_indices(
+    y_enc: np.ndarray, n_folds: int, seed: int, groups: np.ndarray | None = None
+) -> list[tuple]:
     """Split training windows into ``n_folds`` (``D_M``, ``D_A``) pairs.
 
     Stratified by class when every class has at least ``n_folds`` windows
     (so that every ``D_A`` sees every stage), plain shuffled folds otherwise.
+    With ``groups``, every group (e.g. subject) falls in one fold, so that
+    ``D_M`` and ``D_A`` share no group (``StratifiedGroupKFold``, or
+    ``GroupKFold`` when a class has fewer than ``n_folds`` windows).
 
     Parameters
     ----------
@@ -88,16 +98,37 @@ def fold_indices(y_enc: np.ndarray, n_folds: int, seed: int) -> list[tuple]:
         ``K``.
     seed : int
         Seed of the shuffling.
+    groups : ndarray, shape (n_windows,) | None
+        Group of every training window.
 
     Returns
     -------
     folds : list of (ndarray, ndarray)
         Per fold, the indices of ``D_M`` (the other folds) and of ``D_A`` (the
         fold itself).
+
+    Raises
+    ------
+    ValueError
+        If there are fewer groups than folds.
     """
     counts = np.bincount(y_enc)
     counts = counts[counts > 0]
-    if counts.min() >= n_folds:
+    stratified = counts.min() >= n_folds
+    if groups is not None:
+        n_groups = len(np.unique(groups))
+        if n_groups < n_folds:
+            raise ValueError(
+                f"n_folds={n_folds} folds by group need at least as many groups "
+                f"among the training windows, got {n_groups}: lower n_folds, or "
+                "fit without groups."
+            )
+        if stratified:
+            splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        else:
+            splitter = GroupKFold(n_folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(y_enc)), y_enc, groups))
+    if stratified:
         splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
     else:
         splitter = KFold(n_folds, shuffle=True, random_state=seed)
@@ -170,6 +201,13 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
         pretrained models and searches.
     n_top : int
         Best policies kept per fold and merged (reference: 10).
+    storage : str | None
+        Optuna storage URL (e.g. ``"sqlite:///study.db"``) where the folds'
+        studies are kept, so that an interrupted search resumes (see Notes);
+        ``None``: in-memory studies, gone after ``fit``.
+    study_name : str | None
+        Prefix of the studies' names in ``storage``: fold ``k``'s study is
+        ``f"{study_name}-fold{k}"`` (required with a storage).
     %(shared_parameters)s
 
     Attributes
@@ -185,7 +223,8 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
         ``valid_balanced_accuracy`` (the density-matching score: balanced
         accuracy of the fold's frozen model on its held-out windows augmented
         by the policy), ``best_epoch`` and ``n_epochs`` (NaN: nothing is
-        trained), ``time_s``, ``resumed`` (False), ``fold``, ``study_trial``
+        trained), ``time_s``, ``resumed`` (True for the trials of an earlier
+        fit found in ``storage``), ``fold``, ``study_trial``
         (the trial's number in its fold's study), ``selected`` (among the
         policies merged into the final one), then the policy's ``3 K N``
         values.
@@ -210,10 +249,13 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
     ``groups`` with ``validation_fraction``; it early-stops the pretrainings
     and the retrainings (the reference pretrains for a fixed number of epochs
     without one). The folds split the training windows by window (stratified
-    when every class has ``n_folds`` windows), not by group: ``D_M`` and
-    ``D_A`` may share recordings. The reference splits each fold 60/40 with
-    ``StratifiedShuffleSplit``; here ``D_A`` is one of ``K`` disjoint folds
-    and ``D_M`` the others, so every training window is held out once.
+    when every class has ``n_folds`` windows); with ``groups`` passed to
+    ``fit``, by group (every group's windows in one fold, so that ``D_M`` and
+    ``D_A`` share no subject; at least ``n_folds`` groups among the training
+    windows), else ``D_M`` and ``D_A`` may share recordings. The reference
+    splits each fold 60/40 with ``StratifiedShuffleSplit``; here ``D_A`` is
+    one of ``K`` disjoint folds and ``D_M`` the others, so every training
+    window is held out once.
 
     Departures from the reference (kakaobrain/fast-autoaugment), besides the
     folds: the score is the balanced accuracy of one augmented draw per
@@ -222,6 +264,24 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
     on the augmented data); the merged sub-policies are not deduplicated (TPE
     proposes continuous values, duplicates do not arise in practice); the
     reference's Ray/HyperOpt TPE is Optuna's ``TPESampler``.
+
+    **Resuming.** With a ``storage``, each fold's study outlives the fit, as
+    :class:`AutoAugmentClassifier`'s does: a fit whose studies already exist
+    pretrains the fold models again (they are not stored; the same
+    ``random_state``, data and parameters give the same models, on which the
+    stored scores were measured), takes each study's COMPLETE trials, in the
+    order of their numbers, as its fold's first trials (``resumed=True``,
+    with the seconds they took then; counted toward ``search_budget``, the
+    first ``search_budget`` when there are more) and runs only the remaining
+    ones. Trials that failed or were interrupted (FAIL: an interrupted fit
+    marks its current trial so; RUNNING: a killed process) count for nothing.
+    Checkpoints come at the rounds where this fit ran a trial, and at the end
+    (the earlier fit's retrained models are not stored); ``search_s`` in
+    ``search_history_`` includes the resumed trials' seconds,
+    ``compute_time_`` this fit's only. Each fold's TPE is reseeded on
+    resuming (from ``random_state``, the fold and its number of finished
+    trials). The stored trials must come from the same search space, which
+    is checked; the same data and parameters are up to you.
 
     Seeds: the folds, the pretrainings, every fold's TPE and augmentation
     draws, and the retrainings are derived from ``random_state``: the same
@@ -241,6 +301,8 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
         **PolicySearchClassifier._parameter_constraints,
         "n_folds": [Interval(Integral, 2, None, closed="left")],
         "n_top": [Interval(Integral, 1, None, closed="left")],
+        "storage": [str, None],
+        "study_name": [str, None],
     }
     _FITTED = (*PolicySearchClassifier._FITTED, "folds_")
 
@@ -253,6 +315,8 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
         operations=None,
         n_folds=5,
         n_top=10,
+        storage=None,
+        study_name=None,
         *,
         trunk="chambon",
         lr=1e-3,
@@ -296,6 +360,16 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
         )
         self.n_folds = n_folds
         self.n_top = n_top
+        self.storage = storage
+        self.study_name = study_name
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.storage is not None and self.study_name is None:
+            raise ValueError(
+                "A storage needs a study_name: it names the folds' studies that "
+                "a later fit resumes (unnamed studies could not be found again)."
+            )
 
     # ------------------------------------------------------------------ hooks
     def _build_augmentation(self):
@@ -341,6 +415,19 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
             log_proba = predict_log_proba(module, augmented, batch_size=batch)
         return balanced_accuracy_score(y, log_proba.argmax(dim=1).numpy())
 
+    def _make_fold_proposer(self, seeds, names, fold: int) -> _TPEProposer:
+        """Fold ``fold``'s TPE study: in memory, or created or loaded in storage."""
+
+        def sampler_seed(n_complete: int) -> int:
+            # A new study's seed is the fold's; a resumed one also takes its
+            # number of finished trials (fresh proposals, as AutoAugment).
+            key = (fold,) if n_complete == 0 else (fold, n_complete)
+            return derived_seed(seeds, PROPOSER_KEY, *key)
+
+        name = None if self.study_name is None else f"{self.study_name}-fold{fold}"
+        study, where = open_study(self.storage, name, sampler_seed)
+        return _TPEProposer(study, names, self.n_subpolicies, self.n_stages, where)
+
     # --------------------------------------------------------------- training
     def _train(self, data, seeds):
         with _optuna_logging(self.verbose):
@@ -369,7 +456,9 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
 
         # 1. Pretraining: one trunk per fold on D_M, without augmentation.
         start = time.perf_counter()
-        folds = fold_indices(data.y_train_enc, n_folds, seeds.split)
+        folds = fold_indices(
+            data.y_train_enc, n_folds, seeds.split, groups=data.groups_train
+        )
         models, fold_rows = [], []
         for k, (dm, da) in enumerate(folds):
             fold_start = time.perf_counter()
@@ -415,16 +504,14 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
         pretrain_s = time.perf_counter() - start
 
         # 2. Search: one seeded TPE study per fold, the folds advancing together.
-        import optuna
 
         checkpoints = _Checkpoints(self, data, seeds, test, pretrain_s=pretrain_s)
-        proposers = []
-        for k in range(n_folds):
-            sampler = optuna.samplers.TPESampler(
-                seed=derived_seed(seeds, PROPOSER_KEY, k)
-            )
-            study = optuna.create_study(sampler=sampler, direction="maximize")
-            proposers.append(_TPEProposer(study, names, K, N, "an in-memory study"))
+        proposers = [self._make_fold_proposer(seeds, names, k) for k in range(n_folds)]
+        # The finished trials of stored studies (an earlier, interrupted fit).
+        resumed = [p.previous()[:budget] for p in proposers]
+        checkpoints.search_s = float(
+            np.nansum([r["time_s"] for fold in resumed for r in fold])
+        )
         draw_seeds = [derived_seed(seeds, _DENSITY_KEY, k) for k in range(n_folds)]
         records: list[dict] = []
 
@@ -445,13 +532,25 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
 
         selections: list[list[int]] = []  # the merged trials, per checkpoint
         for fold_trial in range(budget):
+            ran = False  # whether this round ran a trial (not all resumed)
             for k, (module, X_da, y_da) in enumerate(models):
+                if fold_trial < len(resumed[k]):
+                    records.append(
+                        {**resumed[k][fold_trial], "trial": len(records), "fold": k}
+                    )
+                    continue
+                ran = True
                 trial_start = time.perf_counter()
                 handle, choices = proposers[k].ask(fold_trial)
-                policy = Policy.from_choices(operations, choices)
-                score = self._density_matching_score(
-                    module, policy, X_da, y_da, draw_seeds[k]
-                )
+                try:
+                    policy = Policy.from_choices(operations, choices)
+                    score = self._density_matching_score(
+                        module, policy, X_da, y_da, draw_seeds[k]
+                    )
+                except BaseException:
+                    # Interrupted or failed: a stored study marks it as FAIL.
+                    proposers[k].abandon(handle)
+                    raise
                 record = {
                     "trial": len(records),
                     "valid_balanced_accuracy": score,
@@ -464,7 +563,7 @@ class FastAutoAugmentClassifier(PolicySearchClassifier):
                 }
                 proposers[k].tell(handle, record)
                 records.append(record)
-            if (fold_trial + 1) % every == 0 and fold_trial + 1 < budget:
+            if ran and (fold_trial + 1) % every == 0 and fold_trial + 1 < budget:
                 checkpoint()
         checkpoint()  # always at the end
         phases = checkpoints.finish()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Integral
 
 import torch
@@ -103,7 +104,7 @@ class AugNet(nn.Module):
     def forward(
         self,
         X: Tensor,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
         n_copies: int | None = None,
         y: Tensor | None = None,
     ) -> Tensor:
@@ -113,8 +114,13 @@ class AugNet(nn.Module):
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times)
             Batch of EEG windows (finite values).
-        generator : torch.Generator | None
+        generator : torch.Generator | sequence of torch.Generator | None
             Source of every augmentation draw; ``None`` uses torch's global one.
+            A sequence gives one generator per window: window ``i``'s copies are
+            augmented on their own, with ``generator[i]`` alone, so that its
+            prediction does not depend on the other windows of the batch
+            (:func:`augsleep.training.predict_log_proba` seeds them per window).
+            The trunk still runs on the whole batch of copies.
         n_copies : int | None
             Number of copies; defaults to ``n_copies_train`` in training mode and
             ``n_copies_eval`` in evaluation mode.
@@ -134,6 +140,8 @@ class AugNet(nn.Module):
             n_copies = self.n_copies_train if self.training else self.n_copies_eval
         n_copies = _check_n_copies(n_copies, "n_copies")
 
+        if generator is not None and not isinstance(generator, torch.Generator):
+            return self._forward_per_window(X, list(generator), n_copies)
         # The layers never write to their input: one copy needs no repeat.
         copies = X if n_copies == 1 else X.repeat(n_copies, 1, 1)
         if self.uses_labels:
@@ -146,6 +154,23 @@ class AugNet(nn.Module):
         # The class count from the logits: -1 cannot be inferred for 0 windows.
         log_p = log_p.view(n_copies, len(X), log_p.shape[-1])
         return torch.logsumexp(log_p, dim=0) - math.log(n_copies)
+
+    def _forward_per_window(
+        self, X: Tensor, generators: list[torch.Generator], n_copies: int
+    ) -> Tensor:
+        """:meth:`forward` with each window's copies drawn from its own generator."""
+        if len(generators) != len(X):
+            raise ValueError(
+                f"generator must be one generator per window: got {len(generators)} "
+                f"generators for {len(X)} windows."
+            )
+        # Window-major: the copies of window i are rows i * C to i * C + C - 1, a
+        # block that the augmentation draws from generators[i] alone.
+        copies = X if n_copies == 1 else X.repeat_interleave(n_copies, dim=0)
+        augmented = self.augmentation(copies, generators)
+        log_p = torch.log_softmax(self._trunk_logits(augmented), dim=-1)
+        log_p = log_p.view(len(X), n_copies, log_p.shape[-1])
+        return torch.logsumexp(log_p, dim=1) - math.log(n_copies)
 
     def _trunk_logits(self, X: Tensor) -> Tensor:
         """Run the trunk on ``X``, in chunks of rows in evaluation mode."""

@@ -7,7 +7,8 @@
   parameter groups.
 - :func:`predict_log_proba` and the prediction batch sizes
   (:func:`predict_batch_size`, :data:`PREDICT_BATCH_VALUES`,
-  :data:`CPU_TRUNK_CHUNK_VALUES`).
+  :data:`CPU_TRUNK_CHUNK_VALUES`), with each window's augmentation draws seeded
+  from the prediction seed and the window (:func:`window_seeds`).
 - :func:`make_generator`: every random draw comes from a seeded generator.
 """
 
@@ -18,6 +19,8 @@ from augsleep.training.inference import (
     predict_batch_size,
     predict_log_proba,
     trunk_chunk_size,
+    window_generators,
+    window_seeds,
 )
 from augsleep.training.loop import (
     EarlyStopping,
@@ -44,4 +47,6 @@ __all__ = [
     "run_epoch",
     "train_step",
     "trunk_chunk_size",
+    "window_generators",
+    "window_seeds",
 ]

@@ -1,0 +1,54 @@
+"""Negative toy control of the policy searches (issue 12, "Checks").
+
+Rising vs falling noisy ramps: time reverse maps one class onto the other, so
+a faithful search gives it a lower probability than a policy drawn at random
+(benchmarks/bench_controls.py runs this control and the positive one on more
+seeds; benchmarks/README.md has what each method found).
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from _toy import SFREQ, TinyTrunk
+
+from augsleep.methods import METHODS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench_controls import CONTROLS, gets_operation, prior, ramps  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("method", ["random_search", "autoaugment"])
+def test_label_destroying_time_reverse_gets_a_low_probability(method):
+    operations = CONTROLS["ramps"]["operations"]
+    # Noisy enough (noise 3 against a slope of 2) that flipped labels cost
+    # validation accuracy: with little noise every policy scores 1.0.
+    (X, y), (X_val, y_val) = ramps(40, 0, noise=3.0), ramps(40, 100, noise=3.0)
+    clf = METHODS[method](
+        search_budget=10,
+        checkpoint_every=10,
+        n_subpolicies=2,
+        operations=operations,
+        trunk=TinyTrunk(),
+        sfreq=SFREQ,
+        max_epochs=15,
+        patience=5,
+        lr=1e-2,
+        betas=(0.9, 0.999),
+        random_state=0,
+        device="cpu",
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    found = gets_operation(clf.policy_choices_, "time_reverse")
+    assert found < prior("time_reverse", len(operations), 2)
+    # The trials did propose it: the search chose against it.
+    names = [c for c in clf.trials_ if c.endswith("_operation")]
+    assert (clf.trials_[names] == "time_reverse").any(axis=None)
