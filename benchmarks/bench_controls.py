@@ -32,9 +32,17 @@ Usage::
 """
 
 import argparse
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
+
+# The tests' tiny trunk and the controls' helpers (tests/_toy.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _toy import RAMP_OPERATIONS, TinyTrunk, gets_operation, prior  # noqa: E402
+
+from augsleep.data import make_ramps  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -42,12 +50,7 @@ SFREQ = 100.0
 CONTROLS = {
     "ramps": {
         "operation": "time_reverse",
-        "operations": (
-            "time_reverse",
-            "gaussian_noise",
-            "smooth_time_mask",
-            "frequency_shift",
-        ),
+        "operations": RAMP_OPERATIONS,
     },
     "sinusoids": {
         "operation": "frequency_shift",
@@ -61,21 +64,11 @@ CONTROLS = {
 }
 
 
-def ramps(n_windows, seed, n_times=100, noise=0.3):
-    """Class 0 rises, class 1 falls: time reverse maps one class onto the other."""
-    rng = np.random.RandomState(seed)
-    y = np.arange(n_windows) % 2
-    ramp = np.linspace(-1.0, 1.0, n_times)
-    X = np.where(y[:, None] == 0, ramp, -ramp)[:, None, :]
-    X = 30 * (X + noise * rng.randn(n_windows, 1, n_times))
-    return X.astype(np.float32), y
-
-
 def make_control(name, seed, ramp_noise=0.3):
     """Training (few windows), validation and test sets of a control."""
     if name == "ramps":
         return tuple(
-            ramps(n, seed + offset, noise=ramp_noise)
+            make_ramps(n, noise_std=ramp_noise, random_state=seed + offset)
             for n, offset in ((40, 0), (40, 100), (200, 200))
         )
     from augsleep.data import make_sinusoids
@@ -87,31 +80,12 @@ def make_control(name, seed, ramp_noise=0.3):
     return draw(40, seed), draw(80, seed + 100), draw(400, seed + 200)
 
 
-def gets_operation(choices, operation):
-    """P(a window gets ``operation`` at least once) under a policy's draws."""
-    per_sub = []
-    for sub in choices:
-        p_none = 1.0
-        for op, prob, _ in sub:
-            if op == operation:
-                p_none *= 1.0 - prob
-        per_sub.append(1.0 - p_none)
-    return float(np.mean(per_sub))
-
-
-def prior(operation, n_ops, n_stages):
-    """The same probability for a policy drawn uniformly (E[prob] = 1/2)."""
-    return 1.0 - (1.0 - 0.5 / n_ops) ** n_stages
-
-
 def mean_magnitude(choices, operation):
     values = [m for sub in choices for op, _, m in sub if op == operation]
     return float(np.mean(values)) if values else float("nan")
 
 
 def run(method, control, seed, args):
-    from _toy import TinyTrunk
-
     from augsleep.methods import METHODS
 
     spec = CONTROLS[control]
@@ -147,12 +121,8 @@ def run(method, control, seed, args):
 
 
 def main():
-    import sys
-    from pathlib import Path
-
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=12)
     parser.add_argument("--n-subpolicies", type=int, default=2)

@@ -29,18 +29,9 @@ import numpy as np
 import torch
 
 from augsleep import FasterAutoAugmentClassifier
+from augsleep.data import make_ramps
 
 SFREQ = 100.0
-
-
-def ramps(n_windows: int, seed: int, n_times: int = 300):
-    """Class 0 rises, class 1 falls (microvolt scale), with white noise."""
-    rng = np.random.RandomState(seed)
-    y = np.arange(n_windows) % 2
-    ramp = np.linspace(-1.0, 1.0, n_times)
-    X = np.where(y[:, None] == 0, ramp, -ramp)[:, None, :]
-    X = 30 * (X + 0.3 * rng.randn(n_windows, 1, n_times))
-    return X.astype(np.float32), y
 
 
 def usage(frame, name: str) -> float:
@@ -65,9 +56,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ops = ["time_reverse", "gaussian_noise"]
-    X, y = ramps(args.n_windows, 0)
-    X_val, y_val = ramps(64, 1)
-    X_test, y_test = ramps(256, 2)
+    X, y = make_ramps(args.n_windows, n_times=300, random_state=0)
+    X_val, y_val = make_ramps(64, n_times=300, random_state=1)
+    X_test, y_test = make_ramps(256, n_times=300, random_state=2)
     print(
         f"{args.n_windows} training windows, {args.epochs} search epochs, "
         f"search_lr {args.search_lr:g}, operations {ops}\n"

@@ -48,3 +48,35 @@ def make_data(n_windows=48, n_chans=1, n_times=300, n_classes=3, seed=0):
     X = np.sin(2 * np.pi * freqs[:, None, None] * t + phase)
     X = 30 * (X + 0.5 * rng.randn(n_windows, n_chans, n_times))
     return X.astype(np.float32), y
+
+
+#: Operations of the ramps control (benchmarks/bench_controls.py and the tests):
+#: time reverse destroys the label of augsleep.data.make_ramps.
+RAMP_OPERATIONS = (
+    "time_reverse",
+    "gaussian_noise",
+    "smooth_time_mask",
+    "frequency_shift",
+)
+
+
+def gets_operation(choices, operation):
+    """P(a window gets ``operation`` at least once) under a policy's draws.
+
+    ``choices`` is a discrete policy (``policy_choices_``: per sub-policy, its
+    ``(operation, probability, magnitude)`` stages), its sub-policies drawn
+    uniformly.
+    """
+    per_sub = []
+    for sub in choices:
+        p_none = 1.0
+        for op, prob, _ in sub:
+            if op == operation:
+                p_none *= 1.0 - prob
+        per_sub.append(1.0 - p_none)
+    return float(np.mean(per_sub))
+
+
+def prior(operation, n_ops, n_stages):
+    """:func:`gets_operation` for a policy drawn uniformly (E[prob] = 1/2)."""
+    return 1.0 - (1.0 - 0.5 / n_ops) ** n_stages

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 import augsleep.methods._bilevel as bilevel_module
 from augsleep import ADDAClassifier
 from augsleep.augment import Policy
+from augsleep.data import make_ramps
 from augsleep.methods._bilevel import EPOCH_COLUMNS
 from augsleep.methods._search import CHECKPOINT_COLUMNS, TRIAL_COLUMNS
 
@@ -63,16 +64,6 @@ def fit(data, test=False, **params):
 
 def _no_times(frame):
     return frame.drop(columns=[c for c in TIMES if c in frame])
-
-
-def ramps(n_windows, seed, noise, n_times=100):
-    """Class 0 rises, class 1 falls: time reverse maps one class onto the other."""
-    rng = np.random.RandomState(seed)
-    y = np.arange(n_windows) % 2
-    ramp = np.linspace(-1.0, 1.0, n_times)
-    X = np.where(y[:, None] == 0, ramp, -ramp)[:, None, :]
-    X = 30 * (X + noise * rng.randn(n_windows, 1, n_times))
-    return X.astype(np.float32), y
 
 
 # ------------------------------------------------------------------ protocol
@@ -210,8 +201,8 @@ def test_label_destroying_operation_loses_probability(seed):
     # summary). Noisy ramps, so that the validation loss does not vanish after
     # the warm start. Seeds 0 to 7 all end below 1/4 (0.10 to 0.22); the gate
     # probability alone fell in 7 of them.
-    X, y = ramps(64, seed=0, noise=3.0)
-    X_val, y_val = ramps(32, seed=1, noise=3.0)
+    X, y = make_ramps(64, noise_std=3.0, random_state=0)
+    X_val, y_val = make_ramps(32, noise_std=3.0, random_state=1)
     clf = Cls(
         **{**TINY, "random_state": seed},
         search_budget=6,

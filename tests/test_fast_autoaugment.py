@@ -11,6 +11,7 @@ from _toy import SFREQ, TinyTrunk, make_data
 
 from augsleep import FastAutoAugmentClassifier, load
 from augsleep.augment import Policy
+from augsleep.data import make_ramps
 from augsleep.methods._search import CHECKPOINT_COLUMNS, TRIAL_COLUMNS
 from augsleep.methods.fast_autoaugment import FOLD_COLUMNS, merge_top_policies
 
@@ -69,20 +70,10 @@ def _no_times(frame):
     return frame.drop(columns=[c for c in [*TIMES, "time_s"] if c in frame])
 
 
-def ramps(n_windows, seed, n_times=100):
-    """Class 0 rises, class 1 falls: time reverse maps one class onto the other."""
-    rng = np.random.RandomState(seed)
-    y = np.arange(n_windows) % 2
-    ramp = np.linspace(-1.0, 1.0, n_times)
-    X = np.where(y[:, None] == 0, ramp, -ramp)[:, None, :]
-    X = 30 * (X + 0.3 * rng.randn(n_windows, 1, n_times))
-    return X.astype(np.float32), y
-
-
 # -------------------------------------------------------------- the objective
 def test_density_matching_identity_and_label_destroying_policies(monkeypatch):
-    X, y = ramps(60, seed=0)
-    X_val, y_val = ramps(20, seed=1)
+    X, y = make_ramps(60, random_state=0)
+    X_val, y_val = make_ramps(20, random_state=1)
     calls = []
     score = Cls._density_matching_score
 

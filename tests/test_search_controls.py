@@ -6,17 +6,12 @@ a faithful search gives it a lower probability than a policy drawn at random
 seeds; benchmarks/README.md has what each method found).
 """
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk
+from _toy import RAMP_OPERATIONS, SFREQ, TinyTrunk, gets_operation, prior
 
+from augsleep.data import make_ramps
 from augsleep.methods import METHODS
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_controls import CONTROLS, gets_operation, prior, ramps  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -29,10 +24,11 @@ def _one_thread():
 
 @pytest.mark.parametrize("method", ["random_search", "autoaugment"])
 def test_label_destroying_time_reverse_gets_a_low_probability(method):
-    operations = CONTROLS["ramps"]["operations"]
+    operations = RAMP_OPERATIONS
     # Noisy enough (noise 3 against a slope of 2) that flipped labels cost
     # validation accuracy: with little noise every policy scores 1.0.
-    (X, y), (X_val, y_val) = ramps(40, 0, noise=3.0), ramps(40, 100, noise=3.0)
+    X, y = make_ramps(40, noise_std=3.0, random_state=0)
+    X_val, y_val = make_ramps(40, noise_std=3.0, random_state=100)
     clf = METHODS[method](
         search_budget=10,
         checkpoint_every=10,

@@ -15,6 +15,7 @@ from ._report import LoadingReport, RecordingReport
 from ._stages import ANNOTATION_TO_STAGE, STAGE_NAMES, STAGE_TO_INT
 from .mass import MASS_CHANNELS, find_mass_files, load_mass
 from .npz import load_npz, parse_sleep_edf_name
+from .ramps import make_ramps
 from .sinusoids import SINUSOID_FREQS, load_sinusoids, make_sinusoids
 from .sleep_edf import SLEEP_EDF_CHANNELS, find_sleep_edf_files, load_sleep_edf
 from .splits import SubjectSplit
@@ -45,6 +46,7 @@ __all__ = [
     "load_npz",
     "load_sinusoids",
     "load_sleep_edf",
+    "make_ramps",
     "make_sinusoids",
     "parse_sleep_edf_name",
     "simulate_psg",
