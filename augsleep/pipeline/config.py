@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 from sklearn.utils._param_validation import InvalidParameterError
 
-from augsleep.pipeline.datasets import DATASETS, SYNTHETIC_DEFAULTS
+from augsleep.pipeline.datasets import DATASETS, SYNTHETIC_DEFAULTS, SYNTHETIC_MINIMA
 from augsleep.pipeline.folds import Fold, FoldError, load_folds
 
 #: Estimator parameters the pipeline sets from the data and the seeds.
@@ -198,7 +198,7 @@ def _dataset(spec, path: Path, data_dir) -> dict:
         _check_keys(given, SYNTHETIC_DEFAULTS, path, "dataset.synthetic")
         synthetic = {**SYNTHETIC_DEFAULTS, **given}
         for key, value in synthetic.items():
-            low = 0 if key == "seed" else 1
+            low = SYNTHETIC_MINIMA[key]
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise PipelineError(
                     f"{path}: dataset.synthetic.{key}: must be an integer >= {low}, "

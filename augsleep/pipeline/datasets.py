@@ -31,6 +31,8 @@ from augsleep.data import (
 _SET_BY_PIPELINE = {"path", "subjects", "progress", "cache_dir"}
 #: Fields of ``dataset.synthetic`` and their defaults.
 SYNTHETIC_DEFAULTS = {"n_subjects": 6, "n_epochs": 40, "seed": 0}
+#: Smallest value of each ``dataset.synthetic`` field.
+SYNTHETIC_MINIMA = {"n_subjects": 1, "n_epochs": 5, "seed": 0}
 
 
 def _mass_subjects(path: Path) -> list[int]:
@@ -81,8 +83,8 @@ def write_synthetic_mass(
 ) -> list[int]:
     """Write synthetic MASS SS3 nights, subjects 1 to ``n_subjects``.
 
-    Each night has ``n_epochs`` scored 30-s epochs: runs of 2 to 5 epochs of
-    one stage, drawn from ``seed`` (every stage occurs in every night). Nights
+    Each night has ``n_epochs`` (at least 5) scored 30-s epochs in runs of one
+    stage, drawn from ``seed``; every stage occurs in every night. Nights
     already in ``folder`` are kept (files are written only when missing).
 
     Parameters
@@ -103,11 +105,15 @@ def write_synthetic_mass(
         if Path(f"{stem} PSG.edf").exists() and Path(f"{stem} Base.edf").exists():
             continue
         rng = np.random.default_rng([seed, subject])
+        # Every stage first, in runs short enough to fit in the night, so that
+        # every night has all five (a validation night never has a stage that
+        # the training nights lack); then runs of 2 to 5 epochs.
+        longest = max(1, min(5, n_epochs // 5))
         labels: list[int] = []
-        stages = rng.permutation(5).tolist()
+        for stage in rng.permutation(5).tolist():
+            labels += [stage] * int(rng.integers(1, longest + 1))
         while len(labels) < n_epochs:
-            stage = stages.pop() if stages else int(rng.integers(5))
-            labels += [stage] * int(rng.integers(2, 6))
+            labels += [int(rng.integers(5))] * int(rng.integers(2, 6))
         write_mass(
             hypnogram_from_labels(labels[:n_epochs]),
             folder,
