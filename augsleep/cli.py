@@ -250,8 +250,8 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     except OSError as err:
         reason = err.strerror or str(err)
         return _error(
-            "run", f"cannot write the output folder {args.out!r}: {reason} "
-            "(nothing was run)"
+            "run",
+            f"cannot write the output folder {args.out!r}: {reason} (nothing was run)",
         )
     try:
         summary = run_pipeline(

@@ -94,7 +94,11 @@ def test_local_cluster_runs_every_task_and_records_it(uninterrupted):
     ok = [r for r in records if r["status"] == "ok"]
     assert len(ok) == 4
     for r in ok:
-        assert set(r["metrics"]["test"]) >= {"balanced_accuracy", "cohen_kappa", "macro_f1"}
+        assert set(r["metrics"]["test"]) >= {
+            "balanced_accuracy",
+            "cohen_kappa",
+            "macro_f1",
+        }
         assert r["compute_time"]["total_s"] > 0
         assert r["versions"]["augsleep"] and r["versions"]["torch"]
         assert len(r["config_hash"]) == 64

@@ -31,7 +31,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 from sklearn.utils._param_validation import InvalidParameterError
@@ -45,7 +44,16 @@ RESERVED_PARAMS = ("sfreq", "ch_names", "positions", "random_state", "verbose")
 METRICS = ("balanced_accuracy", "cohen_kappa", "macro_f1")
 #: Figures (``report.figures``).
 FIGURES = ("fig6b", "figB10", "figB11")
-_TOP_LEVEL = ("name", "description", "dataset", "folds", "seeds", "common", "methods", "report")
+_TOP_LEVEL = (
+    "name",
+    "description",
+    "dataset",
+    "folds",
+    "seeds",
+    "common",
+    "methods",
+    "report",
+)
 _DATASET_KEYS = ("name", "loader", "path", "path_env", "options", "cache", "synthetic")
 _REPORT_DEFAULTS = {
     "metrics": list(METRICS),
@@ -124,7 +132,12 @@ def load_pipeline(
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise PipelineError(f"{path}: not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = (
+            "" if mark is None else f" (line {mark.line + 1}, column {mark.column + 1})"
+        )
+        problem = getattr(err, "problem", None) or str(err)
+        raise PipelineError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise PipelineError(f"{path}: expected a mapping of fields {list(_TOP_LEVEL)}")
     _check_keys(raw, _TOP_LEVEL, path, "")

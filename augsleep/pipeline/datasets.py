@@ -40,7 +40,10 @@ def _mass_subjects(path: Path) -> list[int]:
 
 
 def _sleep_edf_subjects(path: Path) -> list[int]:
-    return [parse_sleep_edf_name(psg.name)["subject"] for psg, _ in find_sleep_edf_files(path)]
+    return [
+        parse_sleep_edf_name(psg.name)["subject"]
+        for psg, _ in find_sleep_edf_files(path)
+    ]
 
 
 def _npz_subjects(path: Path) -> list[int]:
@@ -72,9 +75,7 @@ DATASETS: dict[str, DatasetKind] = {
         load_sleep_edf, _sleep_edf_subjects, True, _options(load_sleep_edf)
     ),
     "npz": DatasetKind(load_npz, _npz_subjects, False, _options(load_npz)),
-    "synthetic_mass": DatasetKind(
-        load_mass, _mass_subjects, True, _options(load_mass)
-    ),
+    "synthetic_mass": DatasetKind(load_mass, _mass_subjects, True, _options(load_mass)),
 }
 
 

@@ -92,7 +92,7 @@ def pending_tasks(
 
 
 def _lost_record(spec: dict, err: BaseException | str) -> dict:
-    """The failed record of a task that never returned (its workers died)."""
+    """Build the failed record of a task that never returned (its workers died)."""
     text = err if isinstance(err, str) else "".join(traceback.format_exception(err))
     return {
         "format": RECORD_FORMAT,
@@ -328,7 +328,11 @@ def prepare(pipeline: Pipeline, out: str | Path) -> list[Task]:
         "methods": [m.label for m in pipeline.methods],
         "report": pipeline.report,
         "tasks": [
-            {"task_id": t.task_id, "record": t.record_name, "config_hash": t.config_hash}
+            {
+                "task_id": t.task_id,
+                "record": t.record_name,
+                "config_hash": t.config_hash,
+            }
             for t in tasks
         ],
     }

@@ -47,7 +47,7 @@ _DEFAULTS = {
 
 
 def _load(out: Path) -> tuple[list[dict], dict, list[str]]:
-    """Records of the run's manifest (all records without one), settings, order."""
+    """Read the manifest's records (all without one), the settings, the order."""
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
@@ -64,7 +64,9 @@ def _per_fold(ok: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return ok.groupby(["method", "fold"], sort=False)[columns].mean().reset_index()
 
 
-def results_table(records: list[dict], order: list[str], metrics=METRICS) -> pd.DataFrame:
+def results_table(
+    records: list[dict], order: list[str], metrics=METRICS
+) -> pd.DataFrame:
     """Mean and standard deviation over folds, per method.
 
     Parameters
@@ -100,7 +102,9 @@ def results_table(records: list[dict], order: list[str], metrics=METRICS) -> pd.
         entry = {
             "method": method,
             "n_folds": len(fm),
-            "n_ok": int(((frame["method"] == method) & (frame["status"] == "ok")).sum()),
+            "n_ok": int(
+                ((frame["method"] == method) & (frame["status"] == "ok")).sum()
+            ),
             "n_failed": int(
                 ((frame["method"] == method) & (frame["status"] != "ok")).sum()
             ),
@@ -144,7 +148,7 @@ def _markdown(table: pd.DataFrame, metrics, failures: list[dict]) -> str:
 
 
 def record_points(record: dict) -> pd.DataFrame:
-    """The points of one task's curve.
+    """Return the points of one task's curve.
 
     Parameters
     ----------
@@ -160,7 +164,11 @@ def record_points(record: dict) -> pd.DataFrame:
     """
     if record.get("checkpoints"):
         rows = [
-            (c["total_s"] / 3600, c["valid_balanced_accuracy"], c["test_balanced_accuracy"])
+            (
+                c["total_s"] / 3600,
+                c["valid_balanced_accuracy"],
+                c["test_balanced_accuracy"],
+            )
             for c in record["checkpoints"]
         ]
     else:
@@ -181,7 +189,9 @@ def record_points(record: dict) -> pd.DataFrame:
     for valid, test in zip(
         points["valid_balanced_accuracy"], points["test_balanced_accuracy"], strict=True
     ):
-        if valid is not None and valid > best_valid:  # strictly better: the earlier wins
+        if (
+            valid is not None and valid > best_valid
+        ):  # strictly better: the earlier wins
             best_valid, best_test = valid, test
         chosen.append(best_test)
     points["best_valid_test"] = chosen
@@ -215,7 +225,9 @@ def method_curves(points: pd.DataFrame, baseline: str) -> pd.DataFrame:
     base = points[points["method"] == baseline].groupby(["fold", "seed"])
     start = base["test_balanced_accuracy"].last()
     curves = []
-    for method, pm in points[points["method"] != baseline].groupby("method", sort=False):
+    for method, pm in points[points["method"] != baseline].groupby(
+        "method", sort=False
+    ):
         grid = np.unique(np.r_[0.0, pm["hours"].to_numpy(float)])
         per_fold = []
         for _fold, pf in pm.groupby("fold"):
@@ -251,7 +263,7 @@ def method_curves(points: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 
 def points_table(records: list[dict]) -> pd.DataFrame:
-    """The points of every ``ok`` record (see :func:`record_points`)."""
+    """Return the points of every ``ok`` record (see :func:`record_points`)."""
     frames = []
     for r in records:
         if r["status"] != "ok":
@@ -270,7 +282,11 @@ def points_table(records: list[dict]) -> pd.DataFrame:
         "test_balanced_accuracy",
         "best_valid_test",
     ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=columns)
+    )
 
 
 def relative_improvement(
@@ -288,9 +304,11 @@ def relative_improvement(
         ``method``, ``fold``, ``score``, ``reference_score``,
         ``improvement_pct``.
     """
-    start = points[points["method"] == baseline].groupby(["fold", "seed"])[
-        "test_balanced_accuracy"
-    ].last()
+    start = (
+        points[points["method"] == baseline]
+        .groupby(["fold", "seed"])["test_balanced_accuracy"]
+        .last()
+    )
     scores = {}
     for (method, fold, seed), ps in points.groupby(["method", "fold", "seed"]):
         times = ps["hours"].to_numpy(float)
@@ -359,12 +377,16 @@ def _plot_improvement(improvement, order, reference, budget, path):
 
     methods = [m for m in order if m in set(improvement["method"])]
     fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * max(len(methods), 1)))
-    data = [improvement.loc[improvement["method"] == m, "improvement_pct"] for m in methods]
-    ax.boxplot(data, vert=False, tick_labels=methods)
+    data = [
+        improvement.loc[improvement["method"] == m, "improvement_pct"] for m in methods
+    ]
+    ax.boxplot(data, orientation="horizontal", tick_labels=methods)
     for i, values in enumerate(data, start=1):
         ax.plot(values, np.full(len(values), i), "o", ms=4, alpha=0.7)
     ax.axvline(0, color="k", lw=1)
-    ax.set_xlabel(f"relative improvement over {reference} (%), per fold, at {budget:.3g} h")
+    ax.set_xlabel(
+        f"relative improvement over {reference} (%), per fold, at {budget:.3g} h"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -426,7 +448,9 @@ def build_report(out: str | Path, figures: bool = True) -> dict:
                 written[f"{name}.png"] = path
     if "figB11" in settings["figures"]:
         if reference not in set(points["method"]):
-            notes.append(f"Fig. B.11 skipped: the reference method {reference!r} did not run")
+            notes.append(
+                f"Fig. B.11 skipped: the reference method {reference!r} did not run"
+            )
         else:
             budget = settings["figB11_budget_hours"] or float(points["hours"].max())
             improvement = relative_improvement(points, reference, budget, baseline)

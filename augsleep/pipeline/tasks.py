@@ -42,7 +42,9 @@ class Task:
                 "options": self.dataset["options"],
                 "synthetic": self.dataset["synthetic"],
             },
-            "fold": {p: list(getattr(self.fold, p)) for p in ("train", "valid", "test")},
+            "fold": {
+                p: list(getattr(self.fold, p)) for p in ("train", "valid", "test")
+            },
             "method_name": self.method_name,
             "params": self.params,
             "seed": self.seed,
@@ -57,7 +59,8 @@ class Task:
     @property
     def task_id(self) -> str:
         """Readable name: ``<dataset>-fold<k>-<method>-seed<s>``."""
-        return f"{self.dataset['name']}-fold{self.fold.index}-{self.method}-seed{self.seed}"
+        name, fold = self.dataset["name"], self.fold.index
+        return f"{name}-fold{fold}-{self.method}-seed{self.seed}"
 
     @property
     def record_name(self) -> str:
@@ -65,7 +68,7 @@ class Task:
         return f"{self.task_id}-{self.config_hash[:HASH_CHARS]}.json"
 
     def spec(self, cache_dir: str | None, torch_threads: int) -> dict:
-        """The JSON-able description a worker runs (paths, no data)."""
+        """Describe the task for a worker, as JSON-able paths and values (no data)."""
         return {
             "task_id": self.task_id,
             "record_name": self.record_name,

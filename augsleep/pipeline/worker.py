@@ -71,7 +71,7 @@ def _now() -> str:
 
 
 def _fitted(clf, name: str):
-    """A fitted attribute, or None (methods have different ones)."""
+    """Return a fitted attribute, or None (methods have different ones)."""
     try:
         value = getattr(clf, name)
     except Exception:  # unfitted, or a method without it
