@@ -123,11 +123,15 @@ class _Progress:
 
     def __init__(self, total: int, desc: str, enabled: bool):
         self.bar = tqdm(total=total, desc=desc, unit="task", disable=not enabled)
+        self.shown = None
 
     def running(self, names) -> None:
         names = sorted(names)
-        shown = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
-        self.bar.set_postfix_str(f"running: {shown}" if names else "", refresh=True)
+        if names == self.shown:  # redraw on changes only (CI logs stay short)
+            return
+        self.shown = names
+        text = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+        self.bar.set_postfix_str(f"running: {text}" if names else "", refresh=True)
 
     def done(self) -> None:
         self.bar.update(1)
@@ -204,7 +208,14 @@ def _client(scheduler: str, n_workers: int, torch_threads: int, allowed_failures
             yield client
         return
     threads = str(torch_threads)
-    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
+    settings = {
+        "distributed.scheduler.allowed-failures": allowed_failures,
+        # A worker holds only the tasks it runs (none queued behind them), so
+        # the progress bar's "running" is exact and a dying worker takes no
+        # queued task down with it.
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+    with dask.config.set(settings):
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
