@@ -1,4 +1,4 @@
-"""The pipeline's own cost: the same tasks on a 2-worker LocalCluster vs one after another.
+"""The pipeline's own cost: the same tasks on 2 Dask workers and one after another.
 
 Both runs compute every task of one pipeline file from scratch (each in a new
 output folder, nothing skipped), with one torch thread per task: ``sync``
