@@ -214,6 +214,17 @@ def _client(scheduler: str, n_workers: int, torch_threads: int, allowed_failures
         # the progress bar's "running" is exact and a dying worker takes no
         # queued task down with it.
         "distributed.scheduler.worker-saturation": 1.0,
+        # The environment of every worker process, restarted ones included
+        # (read when the nanny spawns it, so set for the cluster's lifetime):
+        # the math libraries get torch's threads, and Dask's default
+        # MALLOC_TRIM_THRESHOLD_ is left out, because a fixed trim threshold
+        # turns off glibc's adaptive mmap threshold and every large tensor
+        # allocation then maps and unmaps fresh pages.
+        "distributed.nanny.pre-spawn-environ": {
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+        },
     }
     with dask.config.set(settings):
         cluster = LocalCluster(
@@ -221,15 +232,13 @@ def _client(scheduler: str, n_workers: int, torch_threads: int, allowed_failures
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            # Every worker's math libraries get the same number of threads
-            # that torch gets, so that workers do not oversubscribe the cores.
-            env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
+            preload=["augsleep.pipeline.preload"],
         )
-    try:
-        with Client(cluster) as client:
-            yield client
-    finally:
-        cluster.close()
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
 
 
 def run_tasks(
