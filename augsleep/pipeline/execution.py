@@ -180,7 +180,10 @@ def _run_dask(specs, records_dir, client, progress, summary) -> None:
                     status, _ = future.result()
                 else:  # the task's workers died too often, or it could not run
                     status = "failed"
-                    err = future.exception()
+                    try:
+                        err = future.exception()
+                    except BaseException as cancelled:  # cancelled by the scheduler
+                        err = cancelled
                     write_record(
                         records_dir, spec["record_name"], _lost_record(spec, err)
                     )
