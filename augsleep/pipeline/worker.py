@@ -1,0 +1,181 @@
+"""What one task does on a worker: load its subjects, fit, score, record.
+
+:func:`run_task` takes the JSON-able spec of :meth:`Task.spec
+<augsleep.pipeline.tasks.Task.spec>` (paths, never data), loads only the fold's
+subjects from the dataset folder (through the shared preprocessing cache),
+fits the method with the fold's validation subjects for early stopping (and
+its test subjects, for the searches that score every checkpoint on them:
+scored only, never used to choose), scores the test subjects and writes the
+task's record atomically. An exception in the task becomes a ``failed``
+record with its traceback; the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import os
+import platform
+import socket
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from augsleep.pipeline.records import RECORD_FORMAT, RECORD_VERSION, write_record
+
+#: Columns a ``search_history_`` needs to give the points of Fig. 6b.
+CURVE_COLUMNS = ("total_s", "valid_balanced_accuracy", "test_balanced_accuracy")
+
+
+def versions() -> dict:
+    """Versions of Python and of the packages that decide a result."""
+    import braindecode
+    import mne
+    import sklearn
+    import torch
+
+    import augsleep
+
+    return {
+        "augsleep": augsleep.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "braindecode": braindecode.__version__,
+        "mne": mne.__version__,
+    }
+
+
+def metrics(y_true, y_pred) -> dict:
+    """Balanced accuracy, Cohen's kappa, macro F1 and accuracy of predictions."""
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        cohen_kappa_score,
+        f1_score,
+    )
+
+    return {
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "cohen_kappa": float(cohen_kappa_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+    }
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _fitted(clf, name: str):
+    """Return a fitted attribute, or None (methods have different ones)."""
+    try:
+        value = getattr(clf, name)
+    except Exception:  # unfitted, or a method without it
+        return None
+    return value
+
+
+def _fit_and_score(spec: dict, timings: dict) -> dict:
+    import torch
+
+    from augsleep.methods import METHODS
+    from augsleep.pipeline.datasets import load_subjects
+
+    torch.set_num_threads(spec["torch_threads"])
+    fold = spec["fold"]
+    start = time.perf_counter()
+    X, y, groups, context = load_subjects(
+        spec["dataset"], sorted({*fold["train"], *fold["valid"], *fold["test"]})
+    )
+    parts = {p: np.isin(groups, fold[p]) for p in ("train", "valid", "test")}
+    timings["load_s"] = time.perf_counter() - start
+    clf = METHODS[spec["method_name"]](
+        **spec["params"], **context, random_state=spec["seed"], verbose=0
+    )
+    fit_kwargs = {"X_val": X[parts["valid"]], "y_val": y[parts["valid"]]}
+    if "X_test" in inspect.signature(clf.fit).parameters:
+        fit_kwargs.update(X_test=X[parts["test"]], y_test=y[parts["test"]])
+    start = time.perf_counter()
+    clf.fit(X[parts["train"]], y[parts["train"]], **fit_kwargs)
+    timings["fit_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    scores = {
+        part: metrics(y[parts[part]], clf.predict(X[parts[part]]))
+        for part in ("valid", "test")
+    }
+    timings["score_s"] = time.perf_counter() - start
+    history = _fitted(clf, "search_history_")
+    checkpoints = None
+    if history is not None and all(c in history.columns for c in CURVE_COLUMNS):
+        checkpoints = history
+    policy = _fitted(clf, "policy_")
+    return {
+        "n_windows": {p: int(mask.sum()) for p, mask in parts.items()},
+        "metrics": scores,
+        "compute_time": dict(clf.compute_time_),
+        "checkpoints": checkpoints,
+        "search_history": history,
+        "trials": _fitted(clf, "trials_"),
+        "augmentation_summary": _fitted(clf, "augmentation_summary_"),
+        "policy": policy.to_frame() if hasattr(policy, "to_frame") else None,
+        "history": _fitted(clf, "history_"),
+        "best_epoch": _fitted(clf, "best_epoch_"),
+        "interrupted": bool(getattr(clf, "interrupted_", False)),
+    }
+
+
+def run_task(spec: dict, records_dir: str | None = None) -> dict:
+    """Run one task and write its record.
+
+    Parameters
+    ----------
+    spec : dict
+        From :meth:`augsleep.pipeline.tasks.Task.spec`.
+    records_dir : str | None
+        Folder of the records (None: do not write; the caller does).
+
+    Returns
+    -------
+    record : dict
+        ``status`` is ``"ok"`` or ``"failed"`` (then ``error`` holds the
+        exception's type, message and traceback).
+    """
+    started, start = _now(), time.perf_counter()
+    record = {
+        "format": RECORD_FORMAT,
+        "format_version": RECORD_VERSION,
+        **{k: spec[k] for k in ("task_id", "config_hash", "pipeline", "method")},
+        "method_name": spec["method_name"],
+        "dataset": spec["dataset"]["name"],
+        "fold": spec["fold"]["index"],
+        "subjects": {p: spec["fold"][p] for p in ("train", "valid", "test")},
+        "seed": spec["seed"],
+        "params": spec["params"],
+        "status": "ok",
+        "error": None,
+    }
+    timings: dict = {}
+    try:
+        record.update(_fit_and_score(spec, timings))
+    except Exception as err:
+        record["status"] = "failed"
+        record["error"] = {
+            "type": type(err).__name__,
+            "message": str(err),
+            "traceback": traceback.format_exc(),
+        }
+    record["timings"] = {
+        **timings,
+        "wall_s": time.perf_counter() - start,
+        "started": started,
+        "finished": _now(),
+    }
+    record["worker"] = {"host": socket.gethostname(), "pid": os.getpid()}
+    record["versions"] = versions()
+    if records_dir is not None:
+        write_record(Path(records_dir), spec["record_name"], record)
+    return record
