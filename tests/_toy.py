@@ -50,6 +50,24 @@ def make_data(n_windows=48, n_chans=1, n_times=300, n_classes=3, seed=0):
     return X.astype(np.float32), y
 
 
+def make_splits():
+    """Training (48), validation (24) and test (24) windows of :func:`make_data`.
+
+    Returns ``(X, y, X_val, y_val, X_test, y_test)``.
+    """
+    X, y = make_data()
+    X_val, y_val = make_data(24, seed=1)
+    X_test, y_test = make_data(24, seed=2)
+    return X, y, X_val, y_val, X_test, y_test
+
+
+def fit_method(cls, splits, test=False, **params):
+    """Fit ``cls(**params)`` on :func:`make_splits`'s data (test data if asked)."""
+    X, y, X_val, y_val, X_test, y_test = splits
+    extra = dict(X_test=X_test, y_test=y_test) if test else {}
+    return cls(**params).fit(X, y, X_val=X_val, y_val=y_val, **extra)
+
+
 #: Operations of the ramps control (benchmarks/bench_controls.py and the tests):
 #: time reverse destroys the label of augsleep.data.make_ramps.
 RAMP_OPERATIONS = (

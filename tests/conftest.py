@@ -9,6 +9,15 @@ import torch
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # pytest -n 2 on 2 cores: one torch thread per worker avoids oversubscription.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def eeg_batch():
     """A float32 batch of 8 windows, 2 channels, 3 s at 100 Hz."""

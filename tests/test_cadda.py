@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, make_data
+from _toy import SFREQ, TinyTrunk, make_splits
 
 import augsleep.augment.classwise as classwise
 from augsleep import CADDAClassifier, load
@@ -35,14 +35,6 @@ SMALL = dict(
     pretrain_epochs=1,
     operations=("time_reverse", "gaussian_noise", "frequency_shift"),
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _ops():
@@ -122,9 +114,7 @@ def test_class_conditional_export():
 # --------------------------------------------------------------------- method
 @pytest.fixture(scope="module")
 def data():
-    X, y = make_data()
-    X_val, y_val = make_data(24, seed=1)
-    return X, y, X_val, y_val
+    return make_splits()[:4]
 
 
 def test_cadda_learns_one_policy_per_class(data, monkeypatch, tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, make_data
+from _toy import SFREQ, TinyTrunk, make_splits
 
 from augsleep import DADAClassifier
 from augsleep.augment import make_operations
@@ -21,14 +21,6 @@ TINY = dict(
 )
 OPS = ("time_reverse", "gaussian_noise", "frequency_shift")
 SMALL = dict(search_budget=3, checkpoint_every=2, n_subpolicies=4, operations=OPS)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _search_policy():
@@ -88,9 +80,7 @@ def test_export_keeps_the_top_subpolicies():
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = make_data()
-    X_val, y_val = make_data(24, seed=1)
-    return X, y, X_val, y_val
+    return make_splits()[:4]
 
 
 def test_dada_search_relax_and_export(data):

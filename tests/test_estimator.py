@@ -63,15 +63,6 @@ def make_data(n_windows=48, n_chans=1, n_times=300, n_classes=3, seed=0):
     return X.astype(np.float32), y
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # pytest -n 2 on 2 cores: one torch thread per worker avoids oversubscription.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 FAST = dict(
     trunk=TinyTrunk(),
     sfreq=SFREQ,

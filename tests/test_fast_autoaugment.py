@@ -7,7 +7,7 @@ import optuna
 import pandas as pd
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, make_data
+from _toy import SFREQ, TinyTrunk, fit_method, make_splits
 
 from augsleep import FastAutoAugmentClassifier, load
 from augsleep.augment import Policy
@@ -32,28 +32,15 @@ SMALL = dict(search_budget=4, checkpoint_every=2, n_folds=2, n_top=2)
 TIMES = ["search_s", "step_search_s", "retrain_s", "total_s", "pretrain_s"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # pytest -n 2 on 2 cores: one torch thread per worker avoids oversubscription.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
-    X, y = make_data()
-    X_val, y_val = make_data(24, seed=1)
-    X_test, y_test = make_data(24, seed=2)
-    return X, y, X_val, y_val, X_test, y_test
+    return make_splits()
 
 
 def fit(data, test=False, **params):
-    X, y, X_val, y_val, X_test, y_test = data
-    clf = FastAutoAugmentClassifier(**{**TINY, **SMALL, **params})
-    extra = dict(X_test=X_test, y_test=y_test) if test else {}
-    return clf.fit(X, y, X_val=X_val, y_val=y_val, **extra)
+    return fit_method(
+        FastAutoAugmentClassifier, data, test, **{**TINY, **SMALL, **params}
+    )
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, make_data
+from _toy import SFREQ, TinyTrunk, fit_method, make_data, make_splits
 
 import augsleep.methods.faster_autoaugment as faa
 from augsleep import FasterAutoAugmentClassifier
@@ -34,28 +34,14 @@ SMALL = dict(search_budget=3, checkpoint_every=2, n_subpolicies=2)
 OPS = ["gaussian_noise", "time_reverse", "frequency_shift"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Two cores shared: one torch thread avoids oversubscription.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
-    X, y = make_data()
-    X_val, y_val = make_data(24, seed=1)
-    X_test, y_test = make_data(24, seed=2)
-    return X, y, X_val, y_val, X_test, y_test
+    return make_splits()
 
 
 def fit(data, test=False, **params):
-    X, y, X_val, y_val, X_test, y_test = data
-    clf = FasterAutoAugmentClassifier(**{**TINY, **SMALL, "operations": OPS, **params})
-    extra = dict(X_test=X_test, y_test=y_test) if test else {}
-    return clf.fit(X, y, X_val=X_val, y_val=y_val, **extra)
+    params = {**TINY, **SMALL, "operations": OPS, **params}
+    return fit_method(FasterAutoAugmentClassifier, data, test, **params)
 
 
 @pytest.fixture(scope="module")

@@ -31,14 +31,6 @@ DATA = Path(__file__).parent / "data"
 V1_PARAMS = dict(sfreq=SFREQ, max_epochs=2, n_copies_eval=4, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def toy():
     X, y = make_data()

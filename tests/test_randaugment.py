@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, make_data
+from _toy import SFREQ, TinyTrunk, make_splits
 from sklearn.utils._param_validation import InvalidParameterError
 
 from augsleep import RandAugmentClassifier, load
@@ -26,9 +26,7 @@ TINY = dict(
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = make_data()
-    X_val, y_val = make_data(24, seed=1)
-    return X, y, X_val, y_val
+    return make_splits()[:4]
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,6 @@ from augsleep.estimator import AugNetClassifier
 SFREQ = 100.0
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # pytest -n 2 on 2 cores: one torch thread per worker avoids oversubscription.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _data(n_windows=24, n_times=300, seed=0):
     rng = np.random.RandomState(seed)
     y = np.arange(n_windows) % 3

@@ -7,19 +7,10 @@ seeds; benchmarks/README.md has what each method found).
 """
 
 import pytest
-import torch
 from _toy import RAMP_OPERATIONS, SFREQ, TinyTrunk, gets_operation, prior
 
 from augsleep.data import make_ramps
 from augsleep.methods import METHODS
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("method", ["random_search", "autoaugment"])
