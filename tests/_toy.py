@@ -50,6 +50,20 @@ def make_data(n_windows=48, n_chans=1, n_times=300, n_classes=3, seed=0):
     return X.astype(np.float32), y
 
 
+#: Shared parameters of the method tests: the tiny trunk, a fast optimiser, 3
+#: epochs with patience 2, seeded, on the CPU (each file adapts its copy).
+TINY = dict(
+    trunk=TinyTrunk(),
+    sfreq=SFREQ,
+    max_epochs=3,
+    patience=2,
+    lr=1e-2,
+    betas=(0.9, 0.999),
+    random_state=0,
+    device="cpu",
+)
+
+
 def make_splits():
     """Training (48), validation (24) and test (24) windows of :func:`make_data`.
 

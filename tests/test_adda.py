@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, fit_method, make_splits
+from _toy import TINY, fit_method, make_splits
 from sklearn.utils._param_validation import InvalidParameterError
 
 import augsleep.methods._bilevel as bilevel_module
@@ -17,16 +17,7 @@ from augsleep.methods._search import CHECKPOINT_COLUMNS, TRIAL_COLUMNS
 
 Cls = ADDAClassifier
 
-TINY = dict(
-    trunk=TinyTrunk(),
-    sfreq=SFREQ,
-    max_epochs=2,
-    patience=2,
-    lr=1e-2,
-    betas=(0.9, 0.999),
-    random_state=0,
-    device="cpu",
-)
+TINY = {**TINY, "max_epochs": 2}
 # 5 search epochs, a checkpoint every 2, small policies.
 SMALL = dict(
     search_budget=5,

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, make_splits
+from _toy import SFREQ, TINY, make_splits
 
 import augsleep.augment.classwise as classwise
 from augsleep import CADDAClassifier, load
@@ -18,16 +18,7 @@ from augsleep.augment import (
 )
 from augsleep.models import AugNet
 
-TINY = dict(
-    trunk=TinyTrunk(),
-    sfreq=SFREQ,
-    max_epochs=2,
-    patience=2,
-    lr=1e-2,
-    betas=(0.9, 0.999),
-    random_state=0,
-    device="cpu",
-)
+TINY = {**TINY, "max_epochs": 2}
 SMALL = dict(
     search_budget=3,
     checkpoint_every=2,

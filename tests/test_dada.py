@@ -3,22 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, make_splits
+from _toy import SFREQ, TINY, make_splits
 
 from augsleep import DADAClassifier
 from augsleep.augment import make_operations
 from augsleep.methods.dada import _DADASearchPolicy
 
-TINY = dict(
-    trunk=TinyTrunk(),
-    sfreq=SFREQ,
-    max_epochs=2,
-    patience=2,
-    lr=1e-2,
-    betas=(0.9, 0.999),
-    random_state=0,
-    device="cpu",
-)
+TINY = {**TINY, "max_epochs": 2}
 OPS = ("time_reverse", "gaussian_noise", "frequency_shift")
 SMALL = dict(search_budget=3, checkpoint_every=2, n_subpolicies=4, operations=OPS)
 

@@ -7,7 +7,7 @@ import optuna
 import pandas as pd
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, fit_method, make_splits
+from _toy import TINY, fit_method, make_splits
 
 from augsleep import FastAutoAugmentClassifier, load
 from augsleep.augment import Policy
@@ -17,16 +17,6 @@ from augsleep.methods.fast_autoaugment import FOLD_COLUMNS, merge_top_policies
 
 Cls = FastAutoAugmentClassifier
 
-TINY = dict(
-    trunk=TinyTrunk(),
-    sfreq=SFREQ,
-    max_epochs=3,
-    patience=2,
-    lr=1e-2,
-    betas=(0.9, 0.999),
-    random_state=0,
-    device="cpu",
-)
 # 2 folds, 4 trials per fold, the 2 best of each merged, a checkpoint every 2.
 SMALL = dict(search_budget=4, checkpoint_every=2, n_folds=2, n_top=2)
 TIMES = ["search_s", "step_search_s", "retrain_s", "total_s", "pretrain_s"]

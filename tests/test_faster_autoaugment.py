@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, fit_method, make_data, make_splits
+from _toy import SFREQ, TINY, TinyTrunk, fit_method, make_data, make_splits
 
 import augsleep.methods.faster_autoaugment as faa
 from augsleep import FasterAutoAugmentClassifier
@@ -20,16 +20,6 @@ from augsleep.methods.faster_autoaugment import (
     split_trunk,
 )
 
-TINY = dict(
-    trunk=TinyTrunk(),
-    sfreq=SFREQ,
-    max_epochs=3,
-    patience=2,
-    lr=1e-2,
-    betas=(0.9, 0.999),
-    random_state=0,
-    device="cpu",
-)
 SMALL = dict(search_budget=3, checkpoint_every=2, n_subpolicies=2)
 OPS = ["gaussian_noise", "time_reverse", "frequency_shift"]
 

@@ -4,24 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, make_splits
+from _toy import SFREQ, TINY, make_splits
 from sklearn.utils._param_validation import InvalidParameterError
 
 from augsleep import RandAugmentClassifier, load
 from augsleep.augment import RandAugment, TrainingOnly, make_operations
 from augsleep.methods.randaugment import SEARCH_COLUMNS
 from augsleep.models import AugNet
-
-TINY = dict(
-    trunk=TinyTrunk(),
-    sfreq=SFREQ,
-    max_epochs=3,
-    patience=2,
-    lr=1e-2,
-    betas=(0.9, 0.999),
-    random_state=0,
-    device="cpu",
-)
 
 
 @pytest.fixture(scope="module")

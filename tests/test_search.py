@@ -7,7 +7,7 @@ import optuna
 import pandas as pd
 import pytest
 import torch
-from _toy import SFREQ, TinyTrunk, fit_method, make_splits
+from _toy import SFREQ, TINY, fit_method, make_splits
 
 from augsleep import AutoAugmentClassifier, RandomSearchClassifier, load
 from augsleep.augment import make_operations
@@ -19,16 +19,6 @@ from augsleep.methods._search import (
     policy_parameter_names,
 )
 
-TINY = dict(
-    trunk=TinyTrunk(),
-    sfreq=SFREQ,
-    max_epochs=3,
-    patience=2,
-    lr=1e-2,
-    betas=(0.9, 0.999),
-    random_state=0,
-    device="cpu",
-)
 SEARCHES = [RandomSearchClassifier, AutoAugmentClassifier]
 # Seconds differ between runs; everything else of a seeded search must not.
 TIMES = ["search_s", "step_search_s", "retrain_s", "total_s"]
