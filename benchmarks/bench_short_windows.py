@@ -24,8 +24,8 @@ prints the tables of what ``--out`` holds.
 Usage (the run reported in benchmarks/README.md)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_short_windows.py \
-        --max-epochs 30 --patience 10 --n-copies-valid 4 --seeds 0 1 2 \
-        --out short_windows.jsonl
+        --max-epochs 30 --patience 10 --n-copies-valid 4 --seeds 0 1 2 --threads 1 \
+        --out benchmarks/short_windows.jsonl
 """
 
 import argparse
