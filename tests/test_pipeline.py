@@ -181,3 +181,45 @@ def test_killed_run_resumes_to_the_same_table(uninterrupted, tmp_path):
         return results_table(records, order)[["method", "n_folds", *METRIC_COLUMNS]]
 
     pd.testing.assert_frame_equal(table(out), table(ref_out))
+
+
+def test_saved_models_predict_as_their_records_scored(tmp_path):
+    """``save_models: true``: each task's model is saved, and loads back fitted."""
+    import numpy as np
+
+    from augsleep.pipeline import load_model
+    from augsleep.pipeline.datasets import load_subjects
+    from augsleep.pipeline.records import read_records
+    from augsleep.pipeline.worker import metrics
+
+    text = PIPELINE.replace("  broken: {method: random_search", "  #").replace(
+        "seeds: [0]", "seeds: [0]\nsave_models: true"
+    )
+    pipeline = load_pipeline(write_pipeline(tmp_path, text))
+    out = tmp_path / "out"
+    run_pipeline(pipeline, out, scheduler="sync", progress=False)
+    records = read_records(out / "records")
+    assert len(records) == 4
+    for record in records:
+        assert record["status"] == "ok", record["error"]
+        clf = load_model(out, record)
+        assert type(clf).__name__ == {
+            "none": "NoAugmentationClassifier",
+            "random_search": "RandomSearchClassifier",
+        }[record["method"]]
+        X, y, groups, _ = load_subjects(
+            {**pipeline.dataset, "cache_dir": None}, record["subjects"]["test"]
+        )
+        assert np.isin(groups, record["subjects"]["test"]).all()
+        assert metrics(y, clf.predict(X)) == record["metrics"]["test"]
+
+
+def test_models_are_not_saved_by_default(uninterrupted):
+    from augsleep.pipeline import load_model
+    from augsleep.pipeline.records import read_records
+
+    _, out, _ = uninterrupted
+    records = read_records(out / "records")
+    assert records and all(r["model"] is None for r in records if r["status"] == "ok")
+    with pytest.raises(ValueError, match="save_models: true"):
+        load_model(out, next(r for r in records if r["status"] == "ok"))

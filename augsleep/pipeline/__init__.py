@@ -25,6 +25,7 @@ from augsleep.pipeline.execution import RunSummary, run_pipeline, run_tasks
 from augsleep.pipeline.folds import Fold, load_folds
 from augsleep.pipeline.report import build_report
 from augsleep.pipeline.tasks import Task, make_tasks
+from augsleep.pipeline.worker import load_model
 
 __all__ = [
     "Fold",
@@ -34,6 +35,7 @@ __all__ = [
     "Task",
     "build_report",
     "load_folds",
+    "load_model",
     "load_pipeline",
     "make_tasks",
     "run_pipeline",

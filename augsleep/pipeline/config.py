@@ -20,6 +20,7 @@ to report::
       augnet-lam1: {method: augnet, lam: 1}  # a label, another setting
     report:
       figB11_budget_hours: 12
+    save_models: true         # each fitted model to OUT/models (default false)
 
 Every error is a :class:`PipelineError` whose message starts with the file and
 the field (``pipelines/x.yml: methods.augnet.lam: ...``).
@@ -53,6 +54,7 @@ _TOP_LEVEL = (
     "common",
     "methods",
     "report",
+    "save_models",
 )
 _DATASET_KEYS = ("name", "loader", "path", "path_env", "options", "cache", "synthetic")
 _REPORT_DEFAULTS = {
@@ -91,6 +93,7 @@ class Pipeline:
     seeds: list[int]
     report: dict
     raw: dict = field(repr=False)
+    save_models: bool = False
 
 
 def load_pipeline(
@@ -153,6 +156,9 @@ def load_pipeline(
     seeds = _seeds(raw.get("seeds", [0]), path)
     methods = _methods(raw["methods"], raw.get("common") or {}, path)
     report = _report(raw.get("report") or {}, path)
+    save_models = raw.get("save_models", False)
+    if not isinstance(save_models, bool):
+        raise PipelineError(f"{path}: save_models: must be true or false")
     return Pipeline(
         path=path.resolve(),
         name=name,
@@ -163,6 +169,7 @@ def load_pipeline(
         seeds=seeds,
         report=report,
         raw=raw,
+        save_models=save_models,
     )
 
 

@@ -39,7 +39,7 @@ from augsleep.pipeline.tasks import Task, make_tasks
 from augsleep.pipeline.worker import run_task
 
 #: Sub-folders of a run's output folder.
-RECORDS, CACHE, SYNTHETIC = "records", "cache", "synthetic-data"
+RECORDS, CACHE, SYNTHETIC, MODELS = "records", "cache", "synthetic-data", "models"
 #: The run's list of tasks, read by the report.
 MANIFEST = "manifest.json"
 
@@ -262,7 +262,8 @@ def run_tasks(
     tasks : list of Task
         From :func:`augsleep.pipeline.make_tasks`.
     out : str | Path
-        Output folder (records in ``out/records``, cache in ``out/cache``).
+        Output folder (records in ``out/records``, cache in ``out/cache``,
+        saved models in ``out/models``).
     scheduler : str
         ``"local"`` (a LocalCluster), ``"sync"`` (in this process, one task
         after another) or the address of a Dask scheduler.
@@ -301,7 +302,7 @@ def run_tasks(
             "local": max(1, cores // n_workers),
             "sync": torch.get_num_threads(),
         }.get(scheduler, 1)
-    specs = [t.spec(str(out / CACHE), torch_threads) for t in todo]
+    specs = [t.spec(str(out / CACHE), torch_threads, str(out / MODELS)) for t in todo]
     bar = _Progress(len(specs), desc, progress and bool(specs))
     try:
         if not specs:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from augsleep.pipeline.config import Pipeline
 from augsleep.pipeline.folds import Fold
@@ -31,6 +32,9 @@ class Task:
     method_name: str
     params: dict
     seed: int
+    #: Whether the worker saves the fitted model (not hashed: it does not
+    #: change the result).
+    save_model: bool = False
 
     @property
     def config(self) -> dict:
@@ -67,11 +71,27 @@ class Task:
         """File name of the task's record."""
         return f"{self.task_id}-{self.config_hash[:HASH_CHARS]}.json"
 
-    def spec(self, cache_dir: str | None, torch_threads: int) -> dict:
-        """Describe the task for a worker, as JSON-able paths and values (no data)."""
+    @property
+    def model_name(self) -> str:
+        """File name of the task's saved model (``models/`` of the output)."""
+        return f"{self.task_id}-{self.config_hash[:HASH_CHARS]}.pt"
+
+    def spec(
+        self, cache_dir: str | None, torch_threads: int, models_dir: str | None = None
+    ) -> dict:
+        """Describe the task for a worker, as JSON-able paths and values (no data).
+
+        ``models_dir`` is where the worker saves the fitted model when the
+        task's :attr:`save_model` is set.
+        """
         return {
             "task_id": self.task_id,
             "record_name": self.record_name,
+            "model_path": (
+                str(Path(models_dir) / self.model_name)
+                if self.save_model and models_dir is not None
+                else None
+            ),
             "config_hash": self.config_hash,
             "pipeline": self.pipeline,
             "dataset": {
@@ -110,6 +130,7 @@ def make_tasks(pipeline: Pipeline) -> list[Task]:
             method_name=method.name,
             params=method.params,
             seed=seed,
+            save_model=pipeline.save_models,
         )
         for fold in pipeline.folds
         for method in pipeline.methods

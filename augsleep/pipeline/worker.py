@@ -79,6 +79,48 @@ def _fitted(clf, name: str):
     return value
 
 
+def _save_model(clf, path: Path) -> None:
+    """Save a fitted model atomically (a temporary file renamed over its name).
+
+    Written before the record, so a task whose record exists has its model.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        clf.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_model(out, record: dict, trusted: bool = False):
+    """Load the model a task saved (pipelines with ``save_models: true``).
+
+    Parameters
+    ----------
+    out : str | Path
+        The run's output folder.
+    record : dict
+        The task's record (from :func:`augsleep.pipeline.records.read_records`).
+    trusted : bool
+        Passed to :func:`augsleep.load` (models with pickled parts).
+
+    Returns
+    -------
+    estimator : BaseSleepClassifier
+        The fitted classifier of the task.
+    """
+    import augsleep
+
+    if not record.get("model"):
+        raise ValueError(
+            f"task {record.get('task_id')!r} saved no model: set "
+            "'save_models: true' in its pipeline file"
+        )
+    return augsleep.load(Path(out) / record["model"], trusted=trusted)
+
+
 def _fit_and_score(spec: dict, timings: dict) -> dict:
     import torch
 
@@ -108,6 +150,8 @@ def _fit_and_score(spec: dict, timings: dict) -> dict:
         for part in ("valid", "test")
     }
     timings["score_s"] = time.perf_counter() - start
+    if spec.get("model_path"):
+        _save_model(clf, Path(spec["model_path"]))
     history = _fitted(clf, "search_history_")
     checkpoints = None
     if history is not None and all(c in history.columns for c in CURVE_COLUMNS):
@@ -124,6 +168,11 @@ def _fit_and_score(spec: dict, timings: dict) -> dict:
         "policy": policy.to_frame() if hasattr(policy, "to_frame") else None,
         "history": _fitted(clf, "history_"),
         "best_epoch": _fitted(clf, "best_epoch_"),
+        "model": (
+            str(Path("models") / Path(spec["model_path"]).name)
+            if spec.get("model_path")
+            else None
+        ),
         "interrupted": bool(getattr(clf, "interrupted_", False)),
     }
 
