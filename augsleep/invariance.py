@@ -97,3 +97,67 @@ def invariance_score(
     cos = torch.nn.functional.cosine_similarity(out[order], out[order.roll(1)], dim=1)
     b = (1 - cos).mean()
     return ((b - d) / b).cpu().numpy()
+
+
+def classifier_invariance(
+    clf,
+    X,
+    transform,
+    magnitude: float,
+    random_state: int | None = None,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Invariance of a fitted sleep classifier to a transform, for each window.
+
+    The transform acts on the windows as the classifier scaled them (where the
+    augmentations of every method act, so a magnitude means what it means in
+    their learned policies and layers), and the model is the classifier's
+    whole inference: for AugNet and Augerino, the log of the probabilities
+    averaged over their augmented copies, as :meth:`predict_proba` computes.
+
+    Parameters
+    ----------
+    clf : BaseSleepClassifier
+        A fitted classifier of :data:`augsleep.methods.METHODS`.
+    X : array-like, shape (n_windows, n_channels, n_times)
+        Windows in the units given to ``fit`` (at least 2).
+    transform : str | DifferentiableTransform
+        A name of :data:`augsleep.transforms.TRANSFORMS` (built with the
+        classifier's ``sfreq``, ``ch_names`` and ``positions``) or a transform.
+    magnitude : float
+        Magnitude ``mu`` in [0, 1] at which the transform is applied.
+    random_state : int | None
+        Seed of the transform's draws and of the baseline's pairing.
+    batch_size : int
+        Windows per call of the classifier.
+
+    Returns
+    -------
+    scores : ndarray, shape (n_windows,)
+        As :func:`invariance_score`; report the median.
+    """
+    from augsleep.transforms import make_transform
+
+    if isinstance(transform, str):
+        transform = make_transform(
+            transform,
+            sfreq=clf.sfreq_,
+            ch_names=clf.ch_names_,
+            positions=clf.positions_,
+        )
+    if not 0.0 <= float(magnitude) <= 1.0:
+        raise ValueError(f"magnitude must be in [0, 1], got {magnitude!r}.")
+    X_scaled = clf._prepare(X)
+
+    def model(X_batch: Tensor) -> Tensor:
+        return clf._predict_log_proba_tensor(
+            X_batch, clf._predict_seed, n_copies=clf._eval_copies()
+        )
+
+    return invariance_score(
+        model,
+        X_scaled,
+        transform.at(float(magnitude)),
+        random_state=random_state,
+        batch_size=batch_size,
+    )

@@ -58,3 +58,44 @@ def test_a_transform_needs_a_magnitude():
     X = torch.randn(8, 2, 100)
     with pytest.raises(TypeError, match=r"transform\.at\(magnitude\)"):
         invariance_score(_Energy(), X, GaussianNoise())
+
+
+def _fitted(name, **params):
+    from _toy import TINY, fit_method, make_splits
+
+    from augsleep.methods import METHODS
+
+    return fit_method(METHODS[name], make_splits(), **{**TINY, **params}), make_splits()
+
+
+def test_classifier_invariance_acts_where_the_model_augments():
+    """The transform acts on the scaled windows and the model is ``predict_proba``."""
+    import torch
+
+    from augsleep.invariance import classifier_invariance
+    from augsleep.transforms import make_transform
+
+    clf, (*_, X_test, _) = _fitted("none")
+    scores = classifier_invariance(clf, X_test, "gaussian_noise", 0.5, random_state=0)
+    assert scores.shape == (len(X_test),)
+    # By hand: scale as the classifier does, add the noise there, compare its
+    # log-probabilities (a constant per window away from its pre-softmax outputs).
+    scaled = torch.as_tensor((X_test - clf.scale_mean_) / clf.scale_std_).float()
+
+    def log_proba_of_scaled(Z):
+        raw = Z.numpy() * clf.scale_std_ + clf.scale_mean_
+        return torch.as_tensor(clf.predict_log_proba(raw.astype(np.float32)))
+
+    expected = invariance_score(
+        log_proba_of_scaled,
+        scaled,
+        make_transform("gaussian_noise").at(0.5),
+        random_state=0,
+    )
+    np.testing.assert_allclose(scores, expected, atol=1e-4)
+    # Exact identity at mu = 0, through AugNet's averaged copies too.
+    augnet, (*_, X_test, _) = _fitted("augnet", n_copies_eval=3)
+    ones = classifier_invariance(augnet, X_test, "frequency_shift", 0.0, random_state=1)
+    np.testing.assert_allclose(ones, 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="magnitude must be in"):
+        classifier_invariance(clf, X_test, "gaussian_noise", 1.5)
