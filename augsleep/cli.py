@@ -235,15 +235,14 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     """Check the pipeline and ``--out``, run the missing tasks, report."""
     from augsleep.pipeline import PipelineError, load_pipeline, make_tasks
     from augsleep.pipeline.execution import RECORDS, pending_tasks, run_pipeline
-    from augsleep.pipeline.study import make_study_tasks
 
     try:
         pipeline = load_pipeline(args.pipeline, data_dir=args.data_dir, size=args.size)
     except PipelineError as err:
         return _error("run", f"{err} (nothing was run)")
     if args.dry_run:
+        tasks = make_tasks(pipeline)
         study = pipeline.kind == "study"
-        tasks = make_study_tasks(pipeline) if study else make_tasks(pipeline)
         todo = {t.task_id for t in pending_tasks(tasks, Path(args.out) / RECORDS)}
         for task in tasks:
             state = "to run" if task.task_id in todo else "done"

@@ -387,9 +387,7 @@ def _write_manifest(out: Path, manifest: dict) -> None:
 
 def _prepare_study(pipeline, out: Path) -> list:
     """Write a study's manifest (its data are drawn by the tasks); list its tasks."""
-    from augsleep.pipeline.study import make_study_tasks
-
-    tasks = make_study_tasks(pipeline)
+    tasks = make_tasks(pipeline)
     manifest = {
         "kind": "study",
         "study": pipeline.study,

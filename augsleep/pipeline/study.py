@@ -250,7 +250,8 @@ def _setting(label, given, common, trunks, seeds, path) -> SettingSpec:
     s = {**SETTING_DEFAULTS, **common, **given}
 
     def at(key):
-        return f"{where if key in given else 'common'}.{key}"
+        """Name the field a value came from (a default: the setting)."""
+        return f"{'common' if key in common and key not in given else where}.{key}"
 
     s["trunk"] = _trunk(s["trunk"], trunks, path, at("trunk"))
     if not isinstance(s["augment"], bool):
@@ -286,9 +287,12 @@ def _setting(label, given, common, trunks, seeds, path) -> SettingSpec:
         t: dict(tparams.get(t, SINUSOID_RANGES.get(t, {}))) for t in transforms
     }
     for name in transforms:
-        _transform(
-            name, s["transform_params"][name], path, f"{at('transforms')}.{name}"
+        field_ = (
+            f"{at('transform_params')}.{name}"
+            if name in tparams
+            else f"{at('transforms')}.{name}"
         )
+        _transform(name, s["transform_params"][name], path, field_)
     if s["regularizer"] not in REGULARIZERS:
         raise _error(
             path,
