@@ -21,6 +21,11 @@ to report::
     report:
       figB11_budget_hours: 12
     save_models: true         # each fitted model to OUT/models (default false)
+    sizes:                    # overrides selected by load_pipeline(size=...)
+      quick: {seeds: [0], common: {max_epochs: 2}}
+
+A file with a ``study`` field is a study pipeline instead (the paper's
+synthetic studies), checked by :func:`augsleep.pipeline.study.load_study`.
 
 Every error is a :class:`PipelineError` whose message starts with the file and
 the field (``pipelines/x.yml: methods.augnet.lam: ...``).
