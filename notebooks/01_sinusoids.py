@@ -95,10 +95,10 @@ RUNS = {
 # every task whose record exists.
 
 # %%
-summary = run_pipeline(PIPELINE, OUT, scheduler=SCHEDULER)
+run_summary = run_pipeline(PIPELINE, OUT, scheduler=SCHEDULER)
 print(
-    f"{summary.n_run} tasks run, {summary.n_skipped} already recorded, "
-    f"{summary.n_failed} failed, in {summary.wall_s:.0f} s"
+    f"{run_summary.n_run} tasks run, {run_summary.n_skipped} already recorded, "
+    f"{run_summary.n_failed} failed, in {run_summary.wall_s:.0f} s"
 )
 records = read_study(OUT)
 

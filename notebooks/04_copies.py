@@ -82,10 +82,10 @@ N_REPEATS = {"full": 30, "quick": 3}[SIZE]
 # frequency jittered by up to 0.5 Hz, noise of std 0.5, 10 s at 100 Hz).
 
 # %%
-summary = run_pipeline(PIPELINE, OUT, scheduler="sync")
+run_summary = run_pipeline(PIPELINE, OUT, scheduler="sync")
 (record,) = read_study(OUT)
 print(
-    f"{summary.n_run} task run, {summary.n_skipped} already recorded; "
+    f"{run_summary.n_run} task run, {run_summary.n_skipped} already recorded; "
     f"trained in {record['timings']['train_s']:.1f} s"
 )
 pd.DataFrame(record["augmentation"])

@@ -368,11 +368,11 @@ def load_study(path: Path, raw: dict, size: str = "full") -> StudyPipeline:
     """
     from augsleep.pipeline.config import _LABEL, _seeds
 
-    _check_top = [k for k in raw if k not in STUDY_FIELDS]
-    if _check_top:
+    unknown = [k for k in raw if k not in STUDY_FIELDS]
+    if unknown:
         raise _error(
             path,
-            _check_top[0],
+            unknown[0],
             f"unknown field of a study pipeline (expected one of {list(STUDY_FIELDS)})",
         )
     study = raw.get("study")
