@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default=None, help="dataset folder (overrides dataset.path)"
     )
     run.add_argument(
+        "--size",
+        default="full",
+        help="'full' (the file as written, default) or a size of the file's "
+        "'sizes' section, e.g. 'quick'",
+    )
+    run.add_argument(
         "--dry-run",
         action="store_true",
         help="check the pipeline and list its tasks (done or to run); run nothing",
@@ -231,18 +237,24 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     from augsleep.pipeline.execution import RECORDS, pending_tasks, run_pipeline
 
     try:
-        pipeline = load_pipeline(args.pipeline, data_dir=args.data_dir)
+        pipeline = load_pipeline(args.pipeline, data_dir=args.data_dir, size=args.size)
     except PipelineError as err:
         return _error("run", f"{err} (nothing was run)")
     if args.dry_run:
         tasks = make_tasks(pipeline)
+        study = pipeline.kind == "study"
         todo = {t.task_id for t in pending_tasks(tasks, Path(args.out) / RECORDS)}
         for task in tasks:
             state = "to run" if task.task_id in todo else "done"
             print(f"{task.task_id}  [{state}]  {task.record_name}")
+        data = (
+            f"{pipeline.study} study, drawn by each task"
+            if study
+            else pipeline.dataset["path"] or "synthetic, written at run"
+        )
         print(
             f"{len(tasks)} tasks: {len(tasks) - len(todo)} done, {len(todo)} to run "
-            f"(data: {pipeline.dataset['path'] or 'synthetic, written at run'})"
+            f"(data: {data})"
         )
         return 0
     try:
@@ -302,6 +314,7 @@ def _report(args: argparse.Namespace) -> int:
 def _list() -> int:
     from augsleep.methods import METHODS
     from augsleep.pipeline.datasets import DATASETS
+    from augsleep.pipeline.study import STUDIES
 
     print("methods (pipeline files: methods.<name>: {parameters}):")
     for name, cls in METHODS.items():
@@ -309,6 +322,9 @@ def _list() -> int:
     print("dataset loaders (dataset.loader):")
     for name, kind in DATASETS.items():
         print(f"  {name:<20} augsleep.data.{kind.loader.__name__}")
+    print("studies (study pipeline files: study: <name>):")
+    for name in STUDIES:
+        print(f"  {name:<20} augsleep.demo.train_sinusoid_model")
     files = sorted(Path("pipelines").glob("*.yml"))
     if files:
         print("pipeline files:")

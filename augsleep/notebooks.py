@@ -26,6 +26,8 @@ from pathlib import Path
 
 #: The environment variable that selects a notebook's size.
 SIZE_VARIABLE = "AUGSLEEP_NOTEBOOK_SIZE"
+#: The environment variable naming the folder of the studies' pipeline runs.
+RESULTS_VARIABLE = "AUGSLEEP_NOTEBOOK_RESULTS"
 #: The sizes every notebook runs at.
 SIZES = ("quick", "full")
 
@@ -47,6 +49,47 @@ def notebook_size(default: str = "full") -> str:
         value = os.environ[SIZE_VARIABLE]
         raise ValueError(f"{SIZE_VARIABLE} must be one of {SIZES}, got {value!r}.")
     return size
+
+
+def results_dir(study: str, size: str) -> Path:
+    """Return the folder a study notebook runs its pipeline into.
+
+    ``<results>/<study>-<size>``, where ``<results>`` is
+    ``$AUGSLEEP_NOTEBOOK_RESULTS`` when set (the tests point it at a fresh
+    folder) and otherwise ``results`` in the notebook's folder (ignored by
+    git). A rerun of the notebook skips the tasks whose record is there.
+
+    Parameters
+    ----------
+    study : str
+        The pipeline's name, e.g. ``"sinusoids"``.
+    size : str
+        The size it runs at.
+
+    Returns
+    -------
+    folder : Path
+    """
+    root = os.environ.get(RESULTS_VARIABLE, "").strip() or "results"
+    return Path(root) / f"{study}-{size}"
+
+
+def pipeline_path(name: str) -> Path:
+    """Return the repository's pipeline file ``pipelines/<name>.yml``.
+
+    Parameters
+    ----------
+    name : str
+        E.g. ``"sinusoids"``.
+
+    Returns
+    -------
+    path : Path
+    """
+    path = _package_root() / "pipelines" / f"{name}.yml"
+    if not path.is_file():
+        raise FileNotFoundError(f"No pipeline file {path}.")
+    return path
 
 
 def _package_root() -> Path:

@@ -31,10 +31,14 @@
 # puts one faithful variant side by side: the initial magnitude 0.05 that the
 # paper (Appendix A.2) and its code use for the same data in Section 4.3.
 #
+# The trainings are the tasks of the pipeline file `pipelines/sinusoids.yml`:
+# this notebook runs it (`augsleep run pipelines/sinusoids.yml` gives the same
+# records) and reads its records, so every number below comes from them.
+#
 # Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (what CI executes) trains 2 seeds
 # for 2 epochs on 48 windows, which only checks that the notebook runs;
 # `full` (the default) is the study: seeds 0-9, 400 training and 200 test
-# windows, 50 epochs.
+# windows, 50 epochs (the file's `sizes` section holds the quick size).
 
 # %% tags=["parameters"]
 from augsleep.notebooks import notebook_size
@@ -42,43 +46,43 @@ from augsleep.notebooks import notebook_size
 SIZE = notebook_size()
 
 # %%
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
-import torch
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
 
-from augsleep.augment import SINUSOID_TRANSFORMS
-from augsleep.data.sinusoids import make_sinusoids
-from augsleep.demo import SINUSOID_RANGES, train_sinusoid_model
-from augsleep.invariance import invariance_score
+from augsleep.notebooks import pipeline_path, results_dir
+from augsleep.pipeline import load_pipeline, read_study, run_pipeline
 from augsleep.plotting import plot_augmentation_history
-from augsleep.training import make_generator, predict_log_proba
-from augsleep.transforms import make_transform
 
 # %%
 # Figures in the notebook (after the imports: augsleep.plotting selects Agg).
 # %matplotlib inline
 
 # %%
-CONFIG = {
-    "full": dict(seeds=list(range(10)), n_train=400, n_test=200, n_epochs=50),
-    "quick": dict(seeds=[0, 1], n_train=48, n_test=32, n_epochs=2),
-}[SIZE]
-N_COPIES_TEST = 10  # C at test, as `augsleep demo`
+PIPELINE = load_pipeline(pipeline_path("sinusoids"), size=SIZE)
+OUT = results_dir(PIPELINE.name, SIZE)
+# The quick size runs in this process; the full one on a 2-worker Dask
+# LocalCluster (any scheduler address works too).
+SCHEDULER = "sync" if SIZE == "quick" else "local"
 RUNS = {
-    # name: (regulariser, lambda, initial magnitude)
-    "AugNet": ("augnet", 0.2, 0.0),
-    "Augerino's R": ("augerino", 0.2, 0.0),
-    "no regulariser": ("none", 0.0, 0.0),
-    "AugNet, mu0 = 0.05": ("augnet", 0.2, 0.05),
+    # setting of the pipeline file: name in the tables
+    "augnet": "AugNet",
+    "augerino": "Augerino's R",
+    "no-regularizer": "no regulariser",
+    "augnet-mu0.05": "AugNet, mu0 = 0.05",
 }
-CONFIG
+{
+    "seeds": PIPELINE.seeds,
+    **PIPELINE.data,
+    "n_epochs": PIPELINE.settings[0].params["n_epochs"],
+    "C at test": PIPELINE.settings[0].params["copies"],
+    "output": str(OUT),
+}
 
 # %% [markdown]
 # ## Training every run
@@ -86,64 +90,41 @@ CONFIG
 # Seed `s` draws the training data (`make_sinusoids(..., random_state=s)`),
 # the test data (`s + 1`), the trunk's initialisation, the batches and every
 # augmentation, as `augsleep demo --seed s` does. Within the first two epochs
-# the weights are also recorded after every optimiser step, to see when the
-# selection is made.
+# the weights are also recorded after every optimiser step
+# (`step_trace_epochs: 2`), to see when the selection is made. A rerun skips
+# every task whose record exists.
 
 # %%
-models, histories, steps, rows = {}, {}, {}, []
-start = time.perf_counter()
-for seed in CONFIG["seeds"]:
-    X_train, y_train = map(
-        torch.as_tensor, make_sinusoids(CONFIG["n_train"], random_state=seed)
-    )
-    X_test, y_test = map(
-        torch.as_tensor, make_sinusoids(CONFIG["n_test"], random_state=seed + 1)
-    )
-    steps_per_epoch = -(-len(X_train) // 32)
-    for name, (regularizer, lam, mu0) in RUNS.items():
-        trace = []
+run_summary = run_pipeline(PIPELINE, OUT, scheduler=SCHEDULER)
+print(
+    f"{run_summary.n_run} tasks run, {run_summary.n_skipped} already recorded, "
+    f"{run_summary.n_failed} failed, in {run_summary.wall_s:.0f} s"
+)
+records = read_study(OUT)
 
-        def record(model, trace=trace, n_steps=2 * steps_per_epoch):
-            """Keep the weights of the first two epochs, step by step."""
-            if len(trace) < n_steps:
-                trace.append(model.augmentation.layers[0].weights.tolist())
-
-        model, history = train_sinusoid_model(
-            X_train,
-            y_train,
-            regularizer=regularizer,
-            lam=lam,
-            initial_magnitude=mu0,
-            n_epochs=CONFIG["n_epochs"],
-            random_state=seed,
-            on_step=record,
-        )
-        log_proba = predict_log_proba(
-            model, X_test, n_copies=N_COPIES_TEST, generator=make_generator(seed)
-        )
-        summary = model.augmentation.summary().set_index("transform")
-        selected = summary["weight"].idxmax()
-        norm = np.linalg.norm(summary["weight"] * summary["magnitude"])
-        rows.append(
-            {
-                "seed": seed,
-                "run": name,
-                "selected": selected,
-                "weight": summary.loc[selected, "weight"],
-                "magnitude": summary.loc[selected, "magnitude"],
-                "learned range": (
-                    f"{summary.loc[selected, 'physical_value']:.3g} "
-                    f"{summary.loc[selected, 'unit']}"
-                ),
-                "shift range (Hz)": summary.loc["frequency_shift", "physical_value"],
-                "||w*mu||": float(norm),
-                "test accuracy": float((log_proba.argmax(1) == y_test).float().mean()),
-            }
-        )
-        models[seed, name] = model
-        histories[seed, name] = history
-        steps[seed, name] = np.array(trace)
-    print(f"seed {seed} done ({time.perf_counter() - start:.0f} s so far)")
+rows, histories, steps = [], {}, {}
+for r in records:
+    if r["setting"] not in RUNS:
+        continue
+    name = RUNS[r["setting"]]
+    learned = pd.DataFrame(r["augmentation"]).set_index("transform")
+    best = r["selected"][0]
+    rows.append(
+        {
+            "seed": r["seed"],
+            "run": name,
+            "selected": best["transform"],
+            "weight": best["weight"],
+            "magnitude": best["magnitude"],
+            "learned range": f"{best['physical_value']:.3g} {best['unit']}",
+            "shift range (Hz)": learned.loc["frequency_shift", "physical_value"],
+            "||w*mu||": best["w_mu_norm"],
+            "test accuracy": r["test_accuracy"][0]["accuracy"],
+        }
+    )
+    histories[r["seed"], name] = r["history"]
+    # The first layer's weights after each step.
+    steps[r["seed"], name] = np.array(r["step_weights"])[:, 0, :]
 results = pd.DataFrame(rows)
 
 # %% [markdown]
@@ -156,12 +137,12 @@ results = pd.DataFrame(rows)
 
 # %%
 table = results.pivot(index="seed", columns="run", values=["selected", "learned range"])
-table = table.swaplevel(axis=1)[list(RUNS)]
+table = table.swaplevel(axis=1)[list(RUNS.values())]
 table
 
 # %%
 counts = results.groupby("run")["selected"].value_counts().unstack(fill_value=0)
-counts = counts.reindex(list(RUNS))
+counts = counts.reindex(list(RUNS.values()))
 counts["frequency shift at > 0.25 Hz"] = [
     int(
         (
@@ -175,7 +156,7 @@ counts["frequency shift at > 0.25 Hz"] = [
 counts
 
 # %%
-results.pivot(index="seed", columns="run", values="test accuracy")[list(RUNS)]
+results.pivot(index="seed", columns="run", values="test accuracy")[list(RUNS.values())]
 
 # %% [markdown]
 # What the README measured with `augsleep demo` (seed 0 for the ablations,
@@ -197,8 +178,8 @@ results.pivot(index="seed", columns="run", values="test accuracy")[list(RUNS)]
 # The weights, step by step over the first two epochs:
 
 # %%
-names = list(SINUSOID_TRANSFORMS)
-seeds = CONFIG["seeds"]
+names = list(pd.DataFrame(records[0]["augmentation"])["transform"])
+seeds = PIPELINE.seeds
 fig, axes = plt.subplots(
     1, len(seeds), figsize=(2.2 * len(seeds), 2.6), sharey=True, squeeze=False
 )
@@ -206,7 +187,7 @@ for ax, seed in zip(axes[0], seeds, strict=True):
     trace = steps[seed, "AugNet"]
     for q, name in enumerate(names):
         ax.plot(np.arange(1, len(trace) + 1), trace[:, q], label=name)
-    ax.axvline(-(-CONFIG["n_train"] // 32), color="k", lw=0.6, ls=":")
+    ax.axvline(-(-PIPELINE.data["n_train"] // 32), color="k", lw=0.6, ls=":")
     ax.set_title(f"seed {seed}", fontsize=9)
     ax.set_xlabel("step")
 axes[0, 0].set_ylabel("weight (AugNet)")
@@ -235,40 +216,22 @@ plt.show()
 # invariances of the data.** Noise of std 0.1 added to signals that already
 # carry noise of std 0.5, and phase jitter of up to 0.2 pi on sine waves of
 # random phase, do not change the class. The invariance (the paper's Eq. 4)
-# of the trunk trained without augmentation to each transform at full range,
-# and to the frequency shift at the data's true 0.5 Hz (mu = 0.25), on the
-# test set of the first seed; 1 means the output does not move:
+# of the trunk trained without augmentation (the pipeline's `baseline`
+# setting) to each transform at full range, and to the frequency shift at the
+# data's true 0.5 Hz (mu = 0.25), on the test set of the first seed; 1 means
+# the output does not move:
 
 # %%
-seed = seeds[0]
-X_train, y_train = map(
-    torch.as_tensor, make_sinusoids(CONFIG["n_train"], random_state=seed)
-)
-X_test, y_test = map(
-    torch.as_tensor, make_sinusoids(CONFIG["n_test"], random_state=seed + 1)
-)
-baseline, _ = train_sinusoid_model(
-    X_train, y_train, augment=False, n_epochs=CONFIG["n_epochs"], random_state=seed
-)
-probes = {
-    "frequency_shift": [0.25, 1.0],
-    "ft_surrogate": [1.0],
-    "gaussian_noise": [1.0],
-}
-inv_rows = []
-for name, mus in probes.items():
-    transform = make_transform(name, sfreq=100.0, **SINUSOID_RANGES[name])
-    for mu in mus:
-        scores = invariance_score(baseline, X_test, transform.at(mu), random_state=0)
-        inv_rows.append(
-            {
-                "transform": f"{name} at {transform.physical_value(mu):.2g} "
-                f"{transform.unit}",
-                "median invariance": float(np.median(scores)),
-                "q12.5": float(np.quantile(scores, 0.125)),
-                "q87.5": float(np.quantile(scores, 0.875)),
-            }
-        )
+baseline = next(r for r in records if r["setting"] == "baseline")
+inv_rows = [
+    {
+        "transform": f"{inv['transform']} at {inv['physical_value']:.2g} {inv['unit']}",
+        "median invariance": inv["median"],
+        "q12.5": inv["q12.5"],
+        "q87.5": inv["q87.5"],
+    }
+    for inv in baseline["invariance"]
+]
 invariances = pd.DataFrame(inv_rows).set_index("transform")
 invariances
 

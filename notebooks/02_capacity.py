@@ -42,6 +42,10 @@
 # table below checks this on the baseline of each trunk, with the CNN as a
 # control.
 #
+# The trainings are the tasks of the pipeline file `pipelines/capacity.yml`
+# (one setting per trunk and method; `augsleep run pipelines/capacity.yml`
+# gives the same records); this notebook runs it and reads its records.
+#
 # Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (CI) trains one trunk and one seed
 # for 3 epochs on 64 windows; `full` (the default) seeds 0-2, 400 training and
 # 200 test windows, 50 epochs.
@@ -52,126 +56,88 @@ from augsleep.notebooks import notebook_size
 SIZE = notebook_size()
 
 # %%
-import time
 import warnings
-from functools import partial
 
 import numpy as np
 import pandas as pd
-import torch
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
 
-from augsleep.augment import Policy, TrainingOnly
-from augsleep.data.sinusoids import make_sinusoids
-from augsleep.demo import train_sinusoid_model
-from augsleep.invariance import invariance_score
-from augsleep.models import MLP, SinusoidCNN
-from augsleep.training import make_generator, predict_log_proba
-from augsleep.transforms import FrequencyShift
+from augsleep.notebooks import pipeline_path, results_dir
+from augsleep.pipeline import load_pipeline, read_study, run_pipeline
 
 # %%
 # Figures in the notebook.
 # %matplotlib inline
 
 # %%
-CONFIG = {
-    "full": dict(
-        # (hidden layers, neurons per layer)
-        trunks=[(1, 1), (1, 2), (1, 4), (1, 8), (2, 2), (3, 2)],
-        seeds=[0, 1, 2],
-        n_train=400,
-        n_test=200,
-        n_epochs=50,
-    ),
-    "quick": dict(trunks=[(1, 2)], seeds=[0], n_train=64, n_test=32, n_epochs=3),
-}[SIZE]
+PIPELINE = load_pipeline(pipeline_path("capacity"), size=SIZE)
+OUT = results_dir(PIPELINE.name, SIZE)
+# The quick size runs in this process; the full one on a 2-worker Dask
+# LocalCluster (any scheduler address works too).
+SCHEDULER = "sync" if SIZE == "quick" else "local"
 COPIES = [1, 4, 10]
 METHODS = ["baseline", "oracle augmentation"] + [f"AugNet, C={c}" for c in COPIES]
-DELTA_F = 0.5  # Hz: the data's true invariance
-CONFIG
-
-
-# %%
-def oracle():
-    """Frequency shifts within +-0.5 Hz with probability 0.5, training only."""
-    shift = FrequencyShift(max_value=DELTA_F, sfreq=100.0)
-    return TrainingOnly(Policy.from_choices([shift], [[("frequency_shift", 0.5, 1.0)]]))
-
-
-def evaluate(model, X, y, n_copies, seed):
-    """Test accuracy and invariance scores to the true shift, C copies."""
-    model.eval()
-    log_proba = predict_log_proba(
-        model, X, n_copies=n_copies, generator=make_generator(seed)
-    )
-    accuracy = float((log_proba.argmax(1) == y).float().mean())
-    averaged = partial(model, generator=make_generator(seed), n_copies=n_copies)
-    true_shift = FrequencyShift(max_value=DELTA_F, sfreq=100.0).at(1.0)
-    scores = invariance_score(averaged, X, true_shift, random_state=seed)
-    return accuracy, scores
-
+{
+    "seeds": PIPELINE.seeds,
+    **PIPELINE.data,
+    "settings": [s.label for s in PIPELINE.settings],
+    "output": str(OUT),
+}
 
 # %% [markdown]
+# The oracle augmentation of a setting is `oracle: {transform: frequency_shift,
+# max_value: 0.5, probability: 0.5}`: augsleep's shift within +-0.5 Hz in a
+# one-stage `Policy` wrapped in `TrainingOnly`, frozen. Every model is
+# evaluated on the test windows with C copies (draws from
+# `make_generator(seed)`), and its invariance is measured with the same C
+# (`invariance: {true-shift: ...}`: a shift drawn within +-0.5 Hz, pairs of
+# inputs drawn with the seed).
+#
 # ## Training
 
 # %%
+run_summary = run_pipeline(PIPELINE, OUT, scheduler=SCHEDULER)
+print(
+    f"{run_summary.n_run} tasks run, {run_summary.n_skipped} already recorded, "
+    f"{run_summary.n_failed} failed, in {run_summary.wall_s:.0f} s"
+)
+
+
+def trunk_name(trunk):
+    """The trunk's name in the tables."""
+    if trunk["name"] == "mlp":
+        return f"MLP {trunk['n_layers']}x{trunk['width']}"
+    return "CNN (control)"
+
+
+def method_name(params):
+    """The setting's method: baseline, oracle augmentation or AugNet."""
+    if params["augment"]:
+        return "AugNet"
+    return "baseline" if params["oracle"] is None else "oracle augmentation"
+
+
 rows, scores = [], {}
-start = time.perf_counter()
-for seed in CONFIG["seeds"]:
-    X_train, y_train = map(
-        torch.as_tensor, make_sinusoids(CONFIG["n_train"], random_state=seed)
-    )
-    X_test, y_test = map(
-        torch.as_tensor, make_sinusoids(CONFIG["n_test"], random_state=seed + 1)
-    )
-    n_inputs = X_train.shape[1] * X_train.shape[2]
-    trunks = {
-        f"MLP {n_layers}x{n_neurons}": partial(
-            MLP, n_inputs, n_neurons=n_neurons, n_layers=n_layers
-        )
-        for n_layers, n_neurons in CONFIG["trunks"]
-    }
-    trunks["CNN (control)"] = partial(SinusoidCNN, n_classes=4)
-    for trunk_name, trunk in trunks.items():
-        runs = {
-            "baseline": dict(augment=False),
-            "oracle augmentation": dict(augment=False, training_augmentation=oracle),
-            "AugNet": dict(
-                layers=[["frequency_shift"]], lam=0.8, initial_magnitude=0.05
-            ),
+for r in read_study(OUT):
+    method = method_name(r["params"])
+    accuracy = {a["copies"]: a["accuracy"] for a in r["test_accuracy"]}
+    for inv in r["invariance"]:
+        n_copies = inv["copies"]
+        label = f"AugNet, C={n_copies}" if method == "AugNet" else method
+        scores[r["seed"], trunk_name(r["trunk"]), label] = np.asarray(inv["scores"])
+        row = {
+            "seed": r["seed"],
+            "trunk": trunk_name(r["trunk"]),
+            "parameters": r["trunk"]["n_parameters"],
+            "method": label,
+            "test accuracy": accuracy[n_copies],
         }
-        if trunk_name == "CNN (control)":
-            runs = {"baseline": runs["baseline"]}
-        for method, kwargs in runs.items():
-            model, _ = train_sinusoid_model(
-                X_train,
-                y_train,
-                trunk=trunk,
-                n_epochs=CONFIG["n_epochs"],
-                random_state=seed,
-                **kwargs,
-            )
-            n_params = sum(p.numel() for p in model.trunk.parameters())
-            for n_copies in COPIES if method == "AugNet" else [1]:
-                label = f"AugNet, C={n_copies}" if method == "AugNet" else method
-                accuracy, score = evaluate(model, X_test, y_test, n_copies, seed)
-                scores[seed, trunk_name, label] = score
-                row = {
-                    "seed": seed,
-                    "trunk": trunk_name,
-                    "parameters": n_params,
-                    "method": label,
-                    "test accuracy": accuracy,
-                }
-                if method == "AugNet":
-                    row["learned shift (Hz)"] = float(
-                        model.augmentation.summary()["physical_value"].iloc[0]
-                    )
-                rows.append(row)
-    print(f"seed {seed} done ({time.perf_counter() - start:.0f} s so far)")
+        if method == "AugNet":
+            row["learned shift (Hz)"] = r["augmentation"][0]["physical_value"]
+        rows.append(row)
 results = pd.DataFrame(rows)
 
 # %% [markdown]

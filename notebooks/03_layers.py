@@ -22,6 +22,10 @@
 # epochs, magnitudes starting at 0, temperature 0.01), for a few seeds, and
 # tabulates for each layer the transform it selected and its magnitude.
 #
+# The trainings are the tasks of the pipeline file `pipelines/layers.yml`
+# (`augsleep run pipelines/layers.yml` gives the same records); this notebook
+# runs it and reads its records.
+#
 # Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (CI) trains one seed for 2 epochs
 # on 48 windows; `full` (the default) seeds 0-2 on 400 windows for 50 epochs.
 
@@ -31,91 +35,77 @@ from augsleep.notebooks import notebook_size
 SIZE = notebook_size()
 
 # %%
-import time
 import warnings
 
 import pandas as pd
-import torch
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
 
-from augsleep.augment import SINUSOID_TRANSFORMS
-from augsleep.data.sinusoids import make_sinusoids
-from augsleep.demo import train_sinusoid_model
+from augsleep.notebooks import pipeline_path, results_dir
+from augsleep.pipeline import load_pipeline, read_study, run_pipeline
 from augsleep.plotting import plot_augmentation_history
-from augsleep.training import make_generator, predict_log_proba
 
 # %%
 # Figures in the notebook (after the imports: augsleep.plotting selects Agg).
 # %matplotlib inline
 
 # %%
-CONFIG = {
-    "full": dict(seeds=[0, 1, 2], n_train=400, n_test=200, n_epochs=50),
-    "quick": dict(seeds=[0], n_train=48, n_test=32, n_epochs=2),
-}[SIZE]
-N_LAYERS = [1, 2, 4]
+PIPELINE = load_pipeline(pipeline_path("layers"), size=SIZE)
+OUT = results_dir(PIPELINE.name, SIZE)
+# The quick size runs in this process; the full one on a 2-worker Dask
+# LocalCluster (any scheduler address works too).
+SCHEDULER = "sync" if SIZE == "quick" else "local"
+N_LAYERS = [s.params["augmentation_layers"] for s in PIPELINE.settings]
 #: A layer whose selected magnitude is below this is reported as the identity
 #: (0.02 of the 2 Hz range is a shift of at most 0.04 Hz).
 IDENTITY_BELOW = 0.02
-CONFIG
+{
+    "seeds": PIPELINE.seeds,
+    **PIPELINE.data,
+    "layers": N_LAYERS,
+    "n_epochs": PIPELINE.settings[0].params["n_epochs"],
+    "output": str(OUT),
+}
 
 # %% [markdown]
 # ## Training
 
 # %%
+run_summary = run_pipeline(PIPELINE, OUT, scheduler=SCHEDULER)
+print(
+    f"{run_summary.n_run} tasks run, {run_summary.n_skipped} already recorded, "
+    f"{run_summary.n_failed} failed, in {run_summary.wall_s:.0f} s"
+)
 histories, rows, accuracy = {}, [], []
-start = time.perf_counter()
-for seed in CONFIG["seeds"]:
-    X_train, y_train = map(
-        torch.as_tensor, make_sinusoids(CONFIG["n_train"], random_state=seed)
+for r in read_study(OUT):
+    seed, n_layers = r["seed"], r["params"]["augmentation_layers"]
+    histories[seed, n_layers] = r["history"]
+    accuracy.append(
+        {
+            "seed": seed,
+            "layers": n_layers,
+            "test accuracy (C=10)": r["test_accuracy"][0]["accuracy"],
+        }
     )
-    X_test, y_test = map(
-        torch.as_tensor, make_sinusoids(CONFIG["n_test"], random_state=seed + 1)
-    )
-    for n_layers in N_LAYERS:
-        model, history = train_sinusoid_model(
-            X_train,
-            y_train,
-            layers=[SINUSOID_TRANSFORMS] * n_layers,
-            n_epochs=CONFIG["n_epochs"],
-            random_state=seed,
-        )
-        histories[seed, n_layers] = history
-        log_proba = predict_log_proba(
-            model, X_test, n_copies=10, generator=make_generator(seed)
-        )
-        accuracy.append(
+    for best in r["selected"]:
+        rows.append(
             {
                 "seed": seed,
                 "layers": n_layers,
-                "test accuracy (C=10)": float(
-                    (log_proba.argmax(1) == y_test).float().mean()
+                "layer": best["layer"],
+                "selected": best["transform"],
+                "weight": best["weight"],
+                "magnitude": best["magnitude"],
+                "range": f"{best['physical_value']:.3g} {best['unit']}",
+                "acts as": (
+                    "identity"
+                    if best["magnitude"] < IDENTITY_BELOW
+                    else best["transform"]
                 ),
             }
         )
-        summary = model.augmentation.summary()
-        for layer, part in summary.groupby("layer"):
-            best = part.loc[part["weight"].idxmax()]
-            rows.append(
-                {
-                    "seed": seed,
-                    "layers": n_layers,
-                    "layer": layer,
-                    "selected": best["transform"],
-                    "weight": best["weight"],
-                    "magnitude": best["magnitude"],
-                    "range": f"{best['physical_value']:.3g} {best['unit']}",
-                    "acts as": (
-                        "identity"
-                        if best["magnitude"] < IDENTITY_BELOW
-                        else best["transform"]
-                    ),
-                }
-            )
-    print(f"seed {seed} done ({time.perf_counter() - start:.0f} s so far)")
 layers = pd.DataFrame(rows)
 accuracy = pd.DataFrame(accuracy)
 
@@ -147,7 +137,7 @@ accuracy.pivot(index="seed", columns="layers", values="test accuracy (C=10)")
 # layer, as in the paper's Figs. B.2 and B.3.
 
 # %%
-seed = CONFIG["seeds"][0]
+seed = PIPELINE.seeds[0]
 fig = plot_augmentation_history(
     {f"{n} layer{'s' * (n > 1)}, seed {seed}": histories[seed, n] for n in N_LAYERS}
 )

@@ -26,6 +26,11 @@
 # would show nothing. The MLP cannot encode the invariance itself, so what the
 # averaging adds is visible.
 #
+# The training and the accuracies are the task of the pipeline file
+# `pipelines/copies.yml` (`augsleep run pipelines/copies.yml` gives the same
+# record); this notebook runs it and reads its record. The forward times are
+# measured here: a timing of this machine, not a result to record.
+#
 # Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (what CI executes) trains for 2
 # epochs on 64 windows; `full` (the default) is the study.
 
@@ -37,42 +42,38 @@ SIZE = notebook_size()
 # %%
 import time
 import warnings
-from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
-# augsleep.demo's progress bars fall back to text without ipywidgets: fine here.
+# The pipeline's progress bar falls back to text without ipywidgets: fine here.
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from augsleep.data.sinusoids import make_sinusoids  # noqa: E402
-from augsleep.demo import train_sinusoid_model  # noqa: E402
-from augsleep.models import MLP  # noqa: E402
-from augsleep.training import make_generator, predict_log_proba  # noqa: E402
+from augsleep.notebooks import pipeline_path, results_dir  # noqa: E402
+from augsleep.pipeline import load_pipeline, read_study, run_pipeline  # noqa: E402
 
 # %%
 # Figures in the notebook (after the imports: augsleep.plotting selects Agg).
 # %matplotlib inline
 
 # %%
-CONFIG = {
-    "full": dict(
-        n_train=400,
-        n_test=200,
-        n_epochs=50,
-        copies=[1, 2, 4, 6, 8, 10, 15, 20, 30, 40],
-        n_draws=20,
-        n_repeats=30,
-    ),
-    "quick": dict(
-        n_train=64, n_test=32, n_epochs=2, copies=[1, 2, 4], n_draws=2, n_repeats=3
-    ),
-}[SIZE]
-SEED = 0
-CONFIG
+PIPELINE = load_pipeline(pipeline_path("copies"), size=SIZE)
+OUT = results_dir(PIPELINE.name, SIZE)
+(SETTING,) = PIPELINE.settings
+SEED = PIPELINE.seeds[0]
+#: Repeats of the forward-time measurement (not part of the pipeline).
+N_REPEATS = {"full": 30, "quick": 3}[SIZE]
+{
+    **PIPELINE.data,
+    "n_epochs": SETTING.params["n_epochs"],
+    "copies": SETTING.params["copies"],
+    "draws": SETTING.params["draws"],
+    "timing repeats": N_REPEATS,
+    "output": str(OUT),
+}
 
 # %% [markdown]
 # ## One model, trained with C = 1
@@ -81,45 +82,24 @@ CONFIG
 # frequency jittered by up to 0.5 Hz, noise of std 0.5, 10 s at 100 Hz).
 
 # %%
-X_train, y_train = map(
-    torch.as_tensor, make_sinusoids(CONFIG["n_train"], random_state=SEED)
+run_summary = run_pipeline(PIPELINE, OUT, scheduler="sync")
+(record,) = read_study(OUT)
+print(
+    f"{run_summary.n_run} task run, {run_summary.n_skipped} already recorded; "
+    f"trained in {record['timings']['train_s']:.1f} s"
 )
-X_test, y_test = map(
-    torch.as_tensor, make_sinusoids(CONFIG["n_test"], random_state=SEED + 1)
-)
-n_inputs = X_train.shape[1] * X_train.shape[2]
-
-start = time.perf_counter()
-model, history = train_sinusoid_model(
-    X_train,
-    y_train,
-    trunk=partial(MLP, n_inputs, n_neurons=2, n_layers=1),
-    layers=[["frequency_shift"]],
-    lam=0.8,
-    initial_magnitude=0.05,
-    n_epochs=CONFIG["n_epochs"],
-    random_state=SEED,
-)
-print(f"trained in {time.perf_counter() - start:.1f} s")
-model.augmentation.summary()
+pd.DataFrame(record["augmentation"])
 
 # %% [markdown]
 # ## Accuracy against C
 #
 # The same model, evaluated with C = 1 to 40 copies. Each C is evaluated with
-# several independent draws of the augmentations (seeds 0, 1, ...): the line is
-# the median test accuracy over draws, the band the 75 % interval.
+# several independent draws of the augmentations (draw k uses the generator
+# seeded with k, the pipeline's `draws`): the line is the median test accuracy
+# over draws, the band the 75 % interval.
 
 # %%
-rows = []
-for n_copies in CONFIG["copies"]:
-    for draw in range(CONFIG["n_draws"]):
-        log_proba = predict_log_proba(
-            model, X_test, n_copies=n_copies, generator=make_generator(draw)
-        )
-        accuracy = float((log_proba.argmax(1) == y_test).float().mean())
-        rows.append({"C": n_copies, "draw": draw, "accuracy": accuracy})
-accuracy = pd.DataFrame(rows)
+accuracy = pd.DataFrame(record["test_accuracy"]).rename(columns={"copies": "C"})
 by_c = accuracy.groupby("C")["accuracy"].quantile([0.125, 0.5, 0.875]).unstack()
 by_c.columns = ["q12.5", "median", "q87.5"]
 by_c
@@ -137,23 +117,40 @@ plt.show()
 # %% [markdown]
 # ## Forward time against C
 #
-# The forward pass of AugNet on the 200 test windows (no gradient, evaluation
-# mode), divided by that of its trunk alone on the same windows, for two
-# trunks behind the same learned augmentation: the MLP trained above and the
-# paper's small sinusoid CNN (Table A.2; untrained: the time does not depend
-# on the weights). Each repeat times every C once, in turn, so that a change
-# in the machine's load affects all C alike; one thread, so that cores shared
-# with other processes matter less. The line is the median ratio over
-# repeats, the band its 75 % interval, the dotted line a least-squares line
-# through the medians.
+# The forward pass of AugNet on 200 windows (no gradient, evaluation mode),
+# divided by that of its trunk alone on the same windows, for two trunks
+# behind the same augmentation layer (the frequency shift at the magnitude
+# learned above): the MLP of the study and the paper's small sinusoid CNN
+# (Table A.2). Both are rebuilt untrained: the time does not depend on the
+# weights. Each repeat times every C once, in turn, so that a change in the
+# machine's load affects all C alike; one thread, so that cores shared with
+# other processes matter less. The line is the median ratio over repeats, the
+# band its 75 % interval, the dotted line a least-squares line through the
+# medians.
 
 # %%
-from augsleep.models import AugNet, SinusoidCNN  # noqa: E402
+from augsleep.augment import AugmentationModule  # noqa: E402
+from augsleep.data.sinusoids import make_sinusoids  # noqa: E402
+from augsleep.models import MLP, AugNet, SinusoidCNN  # noqa: E402
+from augsleep.training import make_generator  # noqa: E402
 
+params = SETTING.params
 X_time = torch.as_tensor(make_sinusoids(200, random_state=SEED + 2)[0])
+torch.manual_seed(SEED)
+learned = AugmentationModule.from_names(
+    [params["transforms"]],
+    sfreq=100.0,
+    magnitude=record["augmentation"][0]["magnitude"],
+    temperature=params["temperature"],
+    transform_params=params["transform_params"],
+)
+n_inputs = X_time.shape[1] * X_time.shape[2]
+trunk = params["trunk"]
 models = {
-    "MLP (1 x 2)": model,
-    "sinusoid CNN": AugNet(SinusoidCNN(n_classes=4), model.augmentation),
+    f"MLP ({trunk['n_layers']} x {trunk['width']})": AugNet(
+        MLP(n_inputs, n_neurons=trunk["width"], n_layers=trunk["n_layers"]), learned
+    ),
+    "sinusoid CNN": AugNet(SinusoidCNN(n_classes=4), learned),
 }
 threads = torch.get_num_threads()
 torch.set_num_threads(1)
@@ -170,10 +167,10 @@ timings = []
 with torch.no_grad():
     for net in models.values():
         net.eval()
-    for repeat in range(CONFIG["n_repeats"]):
+    for repeat in range(N_REPEATS):
         for trunk_name, net in models.items():
             trunk_s = seconds(net.trunk, X_time)
-            for n_copies in CONFIG["copies"]:
+            for n_copies in params["copies"]:
                 augnet_s = seconds(
                     net, X_time, generator=make_generator(repeat), n_copies=n_copies
                 )

@@ -31,13 +31,16 @@ def test_there_are_notebooks():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes_at_quick_size(path):
+def test_notebook_executes_at_quick_size(path, tmp_path, monkeypatch):
     if path.stem in NEEDS_DATA:
         from conftest import SHARED_DATA
 
         folder, variable = NEEDS_DATA[path.stem]
         if not (os.environ.get(variable) or (SHARED_DATA / folder).is_dir()):
             pytest.skip(f"{path.name} needs {SHARED_DATA / folder} (or ${variable})")
+    # The study notebooks run their pipeline into a fresh folder: records left
+    # by an earlier run would be skipped, not computed again.
+    monkeypatch.setenv(notebooks.RESULTS_VARIABLE, str(tmp_path))
     notebook = notebooks.execute_notebook(path, "quick", timeout=600)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code)
@@ -49,6 +52,23 @@ def test_notebook_executes_at_quick_size(path):
     # Every notebook shows at least one figure.
     images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, f"{path.name} shows no figure"
+    # A study notebook's numbers come from the records of its pipeline run.
+    if "run_pipeline(" in jupytext_source(path):
+        assert list(tmp_path.glob("*-quick/records/*.json")), "no record written"
+
+
+def jupytext_source(path):
+    return Path(path).read_text()
+
+
+def test_results_dir_is_read_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(notebooks.RESULTS_VARIABLE, raising=False)
+    assert notebooks.results_dir("layers", "quick") == Path("results/layers-quick")
+    monkeypatch.setenv(notebooks.RESULTS_VARIABLE, str(tmp_path))
+    assert notebooks.results_dir("layers", "full") == tmp_path / "layers-full"
+    assert notebooks.pipeline_path("layers").name == "layers.yml"
+    with pytest.raises(FileNotFoundError, match="no-such-study.yml"):
+        notebooks.pipeline_path("no-such-study")
 
 
 def test_kernel_uses_this_interpreter(tmp_path):

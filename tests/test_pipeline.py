@@ -203,10 +203,13 @@ def test_saved_models_predict_as_their_records_scored(tmp_path):
     for record in records:
         assert record["status"] == "ok", record["error"]
         clf = load_model(out, record)
-        assert type(clf).__name__ == {
-            "none": "NoAugmentationClassifier",
-            "random_search": "RandomSearchClassifier",
-        }[record["method"]]
+        assert (
+            type(clf).__name__
+            == {
+                "none": "NoAugmentationClassifier",
+                "random_search": "RandomSearchClassifier",
+            }[record["method"]]
+        )
         X, y, groups, _ = load_subjects(
             {**pipeline.dataset, "cache_dir": None}, record["subjects"]["test"]
         )

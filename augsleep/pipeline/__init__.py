@@ -18,12 +18,22 @@ report. One module per step along the way:
   ``LocalCluster``, an existing scheduler, or one after another;
 - :mod:`~augsleep.pipeline.report`: the table and the figures (Fig. 6b, B.10,
   B.11) from the records.
+
+A pipeline file with ``study: sinusoids`` is a study (the paper's synthetic
+studies, backing notebooks 1-4): settings x seeds of
+:func:`augsleep.demo.train_sinusoid_model`, checked by
+:mod:`~augsleep.pipeline.study`, run by :mod:`~augsleep.pipeline.study_worker`
+on the same execution, tabulated by :mod:`~augsleep.pipeline.study_report`.
+Any pipeline file may have a ``sizes`` section (``load_pipeline(size=...)``,
+``augsleep run --size``).
 """
 
 from augsleep.pipeline.config import Pipeline, PipelineError, load_pipeline
 from augsleep.pipeline.execution import RunSummary, run_pipeline, run_tasks
 from augsleep.pipeline.folds import Fold, load_folds
 from augsleep.pipeline.report import build_report
+from augsleep.pipeline.study import StudyPipeline, StudyTask, make_study_tasks
+from augsleep.pipeline.study_report import read_study
 from augsleep.pipeline.tasks import Task, make_tasks
 from augsleep.pipeline.worker import load_model
 
@@ -32,12 +42,16 @@ __all__ = [
     "Pipeline",
     "PipelineError",
     "RunSummary",
+    "StudyPipeline",
+    "StudyTask",
     "Task",
     "build_report",
     "load_folds",
     "load_model",
     "load_pipeline",
+    "make_study_tasks",
     "make_tasks",
+    "read_study",
     "run_pipeline",
     "run_tasks",
 ]

@@ -21,6 +21,11 @@ to report::
     report:
       figB11_budget_hours: 12
     save_models: true         # each fitted model to OUT/models (default false)
+    sizes:                    # overrides selected by load_pipeline(size=...)
+      quick: {seeds: [0], common: {max_epochs: 2}}
+
+A file with a ``study`` field is a study pipeline instead (the paper's
+synthetic studies), checked by :func:`augsleep.pipeline.study.load_study`.
 
 Every error is a :class:`PipelineError` whose message starts with the file and
 the field (``pipelines/x.yml: methods.augnet.lam: ...``).
@@ -55,6 +60,7 @@ _TOP_LEVEL = (
     "methods",
     "report",
     "save_models",
+    "sizes",
 )
 _DATASET_KEYS = ("name", "loader", "path", "path_env", "options", "cache", "synthetic")
 _REPORT_DEFAULTS = {
@@ -94,12 +100,20 @@ class Pipeline:
     report: dict
     raw: dict = field(repr=False)
     save_models: bool = False
+    size: str = "full"
+    kind: str = "sleep"
 
 
 def load_pipeline(
-    path: str | Path, data_dir: str | Path | None = None, check_data: bool = True
-) -> Pipeline:
+    path: str | Path,
+    data_dir: str | Path | None = None,
+    check_data: bool = True,
+    size: str = "full",
+):
     """Read a pipeline file and check every field.
+
+    A file with a ``study`` field is a study pipeline (the paper's synthetic
+    studies, :mod:`augsleep.pipeline.study`); any other is a sleep pipeline.
 
     Parameters
     ----------
@@ -111,10 +125,13 @@ def load_pipeline(
         Whether to list the dataset's subjects, so that a missing folder or a
         fold naming an unknown subject is an error now (``synthetic_mass``
         checks against the subjects it will write).
+    size : str
+        ``"full"``: the file as written; any other name applies the file's
+        ``sizes.<size>`` section first (see :func:`apply_size`).
 
     Returns
     -------
-    pipeline : Pipeline
+    pipeline : Pipeline | StudyPipeline
 
     Raises
     ------
@@ -123,7 +140,7 @@ def load_pipeline(
         dataset loader or loader option, a missing data folder, a bad fold
         file or a fold naming a subject the dataset does not have, an unknown
         method or method parameter, a parameter value the estimator refuses,
-        bad seeds.
+        bad seeds, an unknown size.
     """
     path = Path(path)
     try:
@@ -143,6 +160,11 @@ def load_pipeline(
         raise PipelineError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise PipelineError(f"{path}: expected a mapping of fields {list(_TOP_LEVEL)}")
+    raw = apply_size(raw, size, path)
+    if "study" in raw:
+        from augsleep.pipeline.study import load_study
+
+        return load_study(path, raw, size)
     _check_keys(raw, _TOP_LEVEL, path, "")
     for required in ("dataset", "folds", "methods"):
         if required not in raw:
@@ -170,7 +192,61 @@ def load_pipeline(
         report=report,
         raw=raw,
         save_models=save_models,
+        size=size,
     )
+
+
+def _merge(base, override):
+    """Merge mappings key by key (recursively); replace any other value."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(base[key], value) if key in base else value
+    return merged
+
+
+def apply_size(raw: dict, size: str, path: Path) -> dict:
+    """Apply a pipeline file's ``sizes.<size>`` section to its fields.
+
+    ``sizes`` maps size names to overrides of the file's fields, e.g. ``sizes:
+    {quick: {seeds: [0], common: {n_epochs: 2}}}``: mappings are merged key by
+    key (recursively), any other value (a list, a number) replaces the file's.
+    ``"full"`` is the file as written.
+
+    Parameters
+    ----------
+    raw : dict
+        The file's content.
+    size : str
+        The size to apply.
+    path : Path
+        The file (for the messages).
+
+    Returns
+    -------
+    raw : dict
+        The content at that size, without ``sizes``.
+    """
+    sizes = raw.get("sizes") or {}
+    if not isinstance(sizes, dict):
+        raise PipelineError(f"{path}: sizes: expected a mapping of size names")
+    if "full" in sizes:
+        raise PipelineError(
+            f"{path}: sizes.full: reserved for the file as written (no override)"
+        )
+    for name, override in sizes.items():
+        if not isinstance(override, dict):
+            raise PipelineError(f"{path}: sizes.{name}: expected a mapping of fields")
+        if "sizes" in override or "name" in override:
+            key = "sizes" if "sizes" in override else "name"
+            raise PipelineError(f"{path}: sizes.{name}.{key}: cannot be overridden")
+    if not isinstance(size, str) or (size != "full" and size not in sizes):
+        raise PipelineError(
+            f"{path}: sizes: no size {size!r} (sizes: {['full', *sizes]})"
+        )
+    rest = {k: v for k, v in raw.items() if k != "sizes"}
+    return rest if size == "full" else _merge(rest, sizes[size])
 
 
 def _check_keys(mapping: dict, allowed, path: Path, where: str) -> None:
@@ -297,7 +373,7 @@ def _folds(spec, path: Path, available) -> tuple[list[Fold], Path]:
     return folds, folds_file
 
 
-def _seeds(value, path: Path) -> list[int]:
+def _seeds(value, path: Path, where: str = "seeds") -> list[int]:
     seeds = [value] if isinstance(value, int) else value
     if (
         not isinstance(seeds, list)
@@ -306,7 +382,7 @@ def _seeds(value, path: Path) -> list[int]:
         or len(set(seeds)) != len(seeds)
     ):
         raise PipelineError(
-            f"{path}: seeds: must be distinct integers >= 0, got {value!r}"
+            f"{path}: {where}: must be distinct integers >= 0, got {value!r}"
         )
     return seeds
 

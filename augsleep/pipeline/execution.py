@@ -94,15 +94,21 @@ def pending_tasks(
 def _lost_record(spec: dict, err: BaseException | str) -> dict:
     """Build the failed record of a task that never returned (its workers died)."""
     text = err if isinstance(err, str) else "".join(traceback.format_exception(err))
+    if "header" in spec:  # a study task: its spec holds its record's first fields
+        header = dict(spec["header"])
+    else:
+        header = {
+            **{k: spec[k] for k in ("task_id", "config_hash", "pipeline", "method")},
+            "method_name": spec["method_name"],
+            "dataset": spec["dataset"]["name"],
+            "fold": spec["fold"]["index"],
+            "seed": spec["seed"],
+            "params": spec["params"],
+        }
     return {
         "format": RECORD_FORMAT,
         "format_version": RECORD_VERSION,
-        **{k: spec[k] for k in ("task_id", "config_hash", "pipeline", "method")},
-        "method_name": spec["method_name"],
-        "dataset": spec["dataset"]["name"],
-        "fold": spec["fold"]["index"],
-        "seed": spec["seed"],
-        "params": spec["params"],
+        **header,
         "status": "failed",
         "error": {
             "type": type(err).__name__ if not isinstance(err, str) else "Error",
@@ -114,7 +120,12 @@ def _lost_record(spec: dict, err: BaseException | str) -> dict:
 
 def _task_outcome(spec: dict, records_dir: str) -> tuple[str, str]:
     """Run a task on a worker; return only its status (the record is on disk)."""
-    record = run_task(spec, records_dir)
+    if spec.get("kind") == "study":
+        from augsleep.pipeline.study_worker import run_study_task
+
+        record = run_study_task(spec, records_dir)
+    else:
+        record = run_task(spec, records_dir)
     return record["status"], spec["task_id"]
 
 
@@ -260,7 +271,8 @@ def run_tasks(
     Parameters
     ----------
     tasks : list of Task
-        From :func:`augsleep.pipeline.make_tasks`.
+        From :func:`augsleep.pipeline.make_tasks` (or study tasks, from
+        :func:`augsleep.pipeline.study.make_study_tasks`).
     out : str | Path
         Output folder (records in ``out/records``, cache in ``out/cache``,
         saved models in ``out/models``).
@@ -323,7 +335,7 @@ def prepare(pipeline: Pipeline, out: str | Path) -> list[Task]:
 
     Parameters
     ----------
-    pipeline : Pipeline
+    pipeline : Pipeline | StudyPipeline
         A checked pipeline (its synthetic dataset without a path goes to
         ``out/synthetic-data``).
     out : str | Path
@@ -337,6 +349,8 @@ def prepare(pipeline: Pipeline, out: str | Path) -> list[Task]:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if pipeline.kind == "study":
+        return _prepare_study(pipeline, out)
     dataset = pipeline.dataset
     if dataset["loader"] == "synthetic_mass":
         if dataset["path"] is None:
@@ -351,19 +365,42 @@ def prepare(pipeline: Pipeline, out: str | Path) -> list[Task]:
         "folds_file": str(pipeline.folds_file),
         "methods": [m.label for m in pipeline.methods],
         "report": pipeline.report,
-        "tasks": [
-            {
-                "task_id": t.task_id,
-                "record": t.record_name,
-                "config_hash": t.config_hash,
-            }
-            for t in tasks
-        ],
+        "tasks": _task_list(tasks),
     }
+    _write_manifest(out, manifest)
+    return tasks
+
+
+def _task_list(tasks) -> list[dict]:
+    return [
+        {"task_id": t.task_id, "record": t.record_name, "config_hash": t.config_hash}
+        for t in tasks
+    ]
+
+
+def _write_manifest(out: Path, manifest: dict) -> None:
     text = json.dumps(to_jsonable(manifest), indent=1)
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(text)
     os.replace(tmp, out / MANIFEST)
+
+
+def _prepare_study(pipeline, out: Path) -> list:
+    """Write a study's manifest (its data are drawn by the tasks); list its tasks."""
+    tasks = make_tasks(pipeline)
+    manifest = {
+        "kind": "study",
+        "study": pipeline.study,
+        "pipeline": pipeline.name,
+        "pipeline_file": str(pipeline.path),
+        "size": pipeline.size,
+        "config": pipeline.raw,
+        "data": pipeline.data,
+        "methods": [s.label for s in pipeline.settings],
+        "report": {},
+        "tasks": _task_list(tasks),
+    }
+    _write_manifest(out, manifest)
     return tasks
 
 
@@ -372,7 +409,7 @@ def run_pipeline(pipeline: Pipeline, out: str | Path, **kwargs) -> RunSummary:
 
     Parameters
     ----------
-    pipeline : Pipeline
+    pipeline : Pipeline | StudyPipeline
         From :func:`augsleep.pipeline.load_pipeline`.
     out : str | Path
         Output folder.

@@ -20,4 +20,5 @@ import torch  # noqa: F401
 import torch._dynamo  # noqa: F401
 
 import augsleep.methods  # noqa: F401
+import augsleep.pipeline.study_worker  # noqa: F401
 import augsleep.pipeline.worker  # noqa: F401

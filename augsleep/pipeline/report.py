@@ -401,6 +401,8 @@ def build_report(out: str | Path, figures: bool = True) -> dict:
         The run's output folder (``records/``, ``manifest.json``).
     figures : bool
         Whether to draw the figures (the CSV files are always written).
+        A study run (:mod:`augsleep.pipeline.study`) gets its table only
+        (:func:`augsleep.pipeline.study_report.build_study_report`).
 
     Returns
     -------
@@ -415,6 +417,11 @@ def build_report(out: str | Path, figures: bool = True) -> dict:
     out = Path(out)
     if not (out / "records").is_dir():
         raise FileNotFoundError(f"{out} has no records folder: not a pipeline run")
+    manifest = out / "manifest.json"
+    if manifest.exists() and json.loads(manifest.read_text()).get("kind") == "study":
+        from augsleep.pipeline.study_report import build_study_report
+
+        return build_study_report(out)
     records, settings, order = _load(out)
     report_dir = out / "report"
     report_dir.mkdir(exist_ok=True)

@@ -115,12 +115,18 @@ def make_tasks(pipeline: Pipeline) -> list[Task]:
 
     Parameters
     ----------
-    pipeline : Pipeline
+    pipeline : Pipeline | StudyPipeline
+        A study pipeline gives its settings x seeds
+        (:func:`augsleep.pipeline.study.make_study_tasks`).
 
     Returns
     -------
-    tasks : list of Task
+    tasks : list of Task | list of StudyTask
     """
+    if pipeline.kind == "study":
+        from augsleep.pipeline.study import make_study_tasks
+
+        return make_study_tasks(pipeline)
     return [
         Task(
             pipeline=pipeline.name,

@@ -29,24 +29,30 @@ from augsleep.pipeline.records import RECORD_FORMAT, RECORD_VERSION, write_recor
 CURVE_COLUMNS = ("total_s", "valid_balanced_accuracy", "test_balanced_accuracy")
 
 
-def versions() -> dict:
-    """Versions of Python and of the packages that decide a result."""
-    import braindecode
-    import mne
+def versions(eeg: bool = True) -> dict:
+    """Versions of Python and of the packages that decide a result.
+
+    ``eeg=False`` leaves out braindecode and MNE (slow to import), which the
+    synthetic studies do not use.
+    """
     import sklearn
     import torch
 
     import augsleep
 
-    return {
+    found = {
         "augsleep": augsleep.__version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
-        "braindecode": braindecode.__version__,
-        "mne": mne.__version__,
     }
+    if eeg:
+        import braindecode
+        import mne
+
+        found |= {"braindecode": braindecode.__version__, "mne": mne.__version__}
+    return found
 
 
 def metrics(y_true, y_pred) -> dict:
