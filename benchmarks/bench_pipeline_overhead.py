@@ -26,11 +26,11 @@ from augsleep.pipeline import load_pipeline, run_pipeline
 from augsleep.pipeline.records import read_records
 
 
-def one_run(path, scheduler, workers, folder):
+def one_run(path, scheduler, workers, folder, size="full"):
     """Run every task of the pipeline into a fresh folder; return the times."""
     out = Path(folder) / f"{scheduler}-{time.monotonic_ns()}"
     # Synthetic nights are written once into a shared folder before timing.
-    pipeline = load_pipeline(path)
+    pipeline = load_pipeline(path, size=size)
     if pipeline.dataset["loader"] == "synthetic_mass":
         pipeline.dataset["path"] = str(Path(folder) / "data")
     start = time.perf_counter()
@@ -59,12 +59,13 @@ def main():
     parser.add_argument("--pipeline", default="pipelines/smoke.yml")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--size", default="full", help="the file's size to run")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
     results = {"sync": [], "local": []}
     with tempfile.TemporaryDirectory() as folder:
         # Write synthetic data (if any) before the first timed run.
-        pipeline = load_pipeline(args.pipeline)
+        pipeline = load_pipeline(args.pipeline, size=args.size)
         if pipeline.dataset["loader"] == "synthetic_mass":
             from augsleep.pipeline.datasets import write_synthetic_mass
 
@@ -72,7 +73,7 @@ def main():
         for r in range(args.rounds):
             order = ["sync", "local"] if r % 2 == 0 else ["local", "sync"]
             for scheduler in order:
-                res = one_run(args.pipeline, scheduler, args.workers, folder)
+                res = one_run(args.pipeline, scheduler, args.workers, folder, args.size)
                 results[scheduler].append(res)
                 print(
                     f"round {r}: {scheduler:<5} {res['n_tasks']} tasks "

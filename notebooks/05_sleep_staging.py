@@ -33,18 +33,17 @@
 # 4. each trained model's invariance (the paper's Eq. 4) to the transforms
 #    AugNet selected, as the paper's Fig. B.9.
 #
-# Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (what CI executes) runs
-# `pipelines/sleep-edf-5s-quick.yml`: the first night of 4 subjects, 2 epochs
-# per fit, 2 trials or search epochs per search, so it only shows that every
-# step runs on real nights; `full` (the default) runs
-# `pipelines/sleep-edf-5s.yml` (about two hours on 2 CPU cores per fold
-# pair; the budget is in the file). To read a run made elsewhere with
-# `augsleep run pipelines/sleep-edf-5s.yml --out DIR`, set
-# `AUGSLEEP_SLEEP_EDF_5S_RESULTS=DIR`. The data folder is found from the
+# Run size: `AUGSLEEP_NOTEBOOK_SIZE=quick` (what CI executes) runs the quick
+# size of `pipelines/sleep-edf-5s.yml` (its `sizes.quick`: the first night of
+# 3 subjects, one epoch per fit, 2 trials or search epochs per search), so it
+# only shows that every step runs on real nights; `full` (the default) runs
+# the file as written (its budget and duration are in the file). To read a
+# run made elsewhere with `augsleep run pipelines/sleep-edf-5s.yml --out DIR`,
+# set `AUGSLEEP_SLEEP_EDF_5S_RESULTS=DIR`. The data folder is found from the
 # pipeline file, or from `AUGSLEEP_SLEEP_EDF_5S`.
 
 # %% tags=["parameters"]
-from augsleep.notebooks import notebook_size
+from augsleep.notebooks import notebook_size, pipeline_path, results_dir
 
 SIZE = notebook_size()
 
@@ -74,14 +73,12 @@ from augsleep.pipeline.report import results_table
 
 # %%
 CONFIG = {
-    "full": dict(pipeline="sleep-edf-5s.yml", scheduler="local", n_invariance=1000),
-    "quick": dict(
-        pipeline="sleep-edf-5s-quick.yml", scheduler="sync", n_invariance=200
-    ),
+    "full": dict(scheduler="local", n_invariance=1000),
+    "quick": dict(scheduler="sync", n_invariance=200),
 }[SIZE]
-pipeline = load_pipeline(Path("..") / "pipelines" / CONFIG["pipeline"])
+pipeline = load_pipeline(pipeline_path("sleep-edf-5s"), size=SIZE)
 OUT = Path(
-    os.environ.get("AUGSLEEP_SLEEP_EDF_5S_RESULTS") or Path("results") / pipeline.name
+    os.environ.get("AUGSLEEP_SLEEP_EDF_5S_RESULTS") or results_dir(pipeline.name, SIZE)
 )
 {**CONFIG, "out": str(OUT), "data": pipeline.dataset["path"]}
 
@@ -382,6 +379,6 @@ plt.show()
 # - A method's augmentation should make its model more invariant to the
 #   transforms it applies: compare each row of the invariance table with its
 #   row in the heatmaps. Models trained without augmentation are the reference.
-# - At the quick size every number is noise (2 epochs on 2 nights): it only
+# - At the quick size every number is noise (one epoch on one night): it only
 #   checks that loading, every method, the records, the report, the saved
 #   models and the invariance measurement run end to end on real nights.

@@ -108,3 +108,45 @@ def test_seeded_dada_is_reproducible(data):
     assert a.policy_history_.equals(b.policy_history_)
     assert a.policy_choices_ == b.policy_choices_
     np.testing.assert_array_equal(a.predict_proba(X_val), b.predict_proba(X_val))
+
+
+# ----------------------------------------------------------- negative control
+@pytest.mark.parametrize("seed", [0, 1])
+def test_label_destroying_operation_loses_probability(seed):
+    # The label is the direction of time (noisy ramps): time reverse maps one
+    # class onto the other. From uniform sub-policy weights and gates of 1/2,
+    # a window is reversed at least once with probability 7/16; every search
+    # epoch of DADA's RELAX gradients lowers it, and the sub-policy weighted
+    # most applies no time reverse. (Seeds 0-3 all do, over 6 epochs: from
+    # 0.437 to 0.41-0.43.)
+    from augsleep.data import make_ramps
+
+    X, y = make_ramps(64, noise_std=3.0, random_state=0)
+    X_val, y_val = make_ramps(32, noise_std=3.0, random_state=1)
+    clf = DADAClassifier(
+        **{**TINY, "random_state": seed, "max_epochs": 3},
+        search_budget=6,
+        checkpoint_every=6,
+        n_subpolicies=2,
+        operations=("time_reverse", "gaussian_noise"),
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    ph = clf.policy_history_
+
+    def reversed_at_least_once(epoch):
+        rows = ph[ph.epoch == epoch]
+        keep = np.ones(len(rows))
+        for s in (0, 1):
+            is_reverse = (rows[f"stage{s}_operation"] == "time_reverse").to_numpy()
+            keep *= np.where(is_reverse, 1 - rows[f"stage{s}_probability"], 1.0)
+        return float((rows["subpolicy_weight"] * (1 - keep)).sum())
+
+    start = reversed_at_least_once(ph.epoch.min())
+    assert abs(start - 7 / 16) < 0.01  # after one epoch, still near uniform
+    assert reversed_at_least_once(ph.epoch.max()) < start
+    top = ph[ph.epoch == ph.epoch.max()].sort_values(
+        "subpolicy_weight", ascending=False, kind="stable"
+    )
+    assert "time_reverse" not in {
+        top.iloc[0].stage0_operation,
+        top.iloc[0].stage1_operation,
+    }
