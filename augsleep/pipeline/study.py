@@ -36,8 +36,6 @@ file and the field, raised before any training.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,8 +447,9 @@ class StudyTask:
     @property
     def config_hash(self) -> str:
         """SHA-256 of :attr:`config` as canonical JSON."""
-        text = json.dumps(self.config, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        from augsleep.pipeline.tasks import hash_config  # tasks imports this module
+
+        return hash_config(self.config)
 
     @property
     def task_id(self) -> str:

@@ -14,18 +14,13 @@ becomes a ``failed`` record with its traceback; the run goes on.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import traceback
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
-from augsleep.pipeline.records import RECORD_FORMAT, RECORD_VERSION, write_record
 from augsleep.pipeline.study import SFREQ
-from augsleep.pipeline.worker import _now, versions
+from augsleep.pipeline.worker import recorded_run
 
 #: Quantiles of the invariance scores kept in a record.
 QUANTILES = {"q12.5": 0.125, "q25": 0.25, "median": 0.5, "q75": 0.75, "q87.5": 0.875}
@@ -303,32 +298,10 @@ def run_study_task(spec: dict, records_dir: str | None = None) -> dict:
         ``status`` is ``"ok"`` or ``"failed"`` (then ``error`` holds the
         exception's type, message and traceback).
     """
-    started, start = _now(), time.perf_counter()
-    record = {
-        "format": RECORD_FORMAT,
-        "format_version": RECORD_VERSION,
-        **spec["header"],
-        "status": "ok",
-        "error": None,
-    }
-    timings: dict = {}
-    try:
-        record.update(train_and_evaluate(spec, timings))
-    except Exception as err:
-        record["status"] = "failed"
-        record["error"] = {
-            "type": type(err).__name__,
-            "message": str(err),
-            "traceback": traceback.format_exc(),
-        }
-    record["timings"] = {
-        **timings,
-        "wall_s": time.perf_counter() - start,
-        "started": started,
-        "finished": _now(),
-    }
-    record["worker"] = {"host": socket.gethostname(), "pid": os.getpid()}
-    record["versions"] = versions(eeg=False)
-    if records_dir is not None:
-        write_record(Path(records_dir), spec["record_name"], record)
-    return record
+    return recorded_run(
+        spec["header"],
+        lambda timings: train_and_evaluate(spec, timings),
+        records_dir,
+        spec["record_name"],
+        eeg=False,
+    )

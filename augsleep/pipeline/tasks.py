@@ -21,6 +21,12 @@ from augsleep.pipeline.folds import Fold
 HASH_CHARS = 12
 
 
+def hash_config(config: dict) -> str:
+    """SHA-256 of a task's configuration as canonical JSON (sorted keys)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Task:
     """One fit: a method with its parameters on one fold, with one seed."""
@@ -57,8 +63,7 @@ class Task:
     @property
     def config_hash(self) -> str:
         """SHA-256 of :attr:`config` as canonical JSON."""
-        text = json.dumps(self.config, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return hash_config(self.config)
 
     @property
     def task_id(self) -> str:

@@ -199,10 +199,7 @@ def run_task(spec: dict, records_dir: str | None = None) -> dict:
         ``status`` is ``"ok"`` or ``"failed"`` (then ``error`` holds the
         exception's type, message and traceback).
     """
-    started, start = _now(), time.perf_counter()
-    record = {
-        "format": RECORD_FORMAT,
-        "format_version": RECORD_VERSION,
+    header = {
         **{k: spec[k] for k in ("task_id", "config_hash", "pipeline", "method")},
         "method_name": spec["method_name"],
         "dataset": spec["dataset"]["name"],
@@ -210,12 +207,52 @@ def run_task(spec: dict, records_dir: str | None = None) -> dict:
         "subjects": {p: spec["fold"][p] for p in ("train", "valid", "test")},
         "seed": spec["seed"],
         "params": spec["params"],
+    }
+    return recorded_run(
+        header,
+        lambda timings: _fit_and_score(spec, timings),
+        records_dir,
+        spec["record_name"],
+    )
+
+
+def recorded_run(
+    header: dict, work, records_dir, record_name: str, eeg: bool = True
+) -> dict:
+    """Run a task's work and build (and write) its record.
+
+    Shared by the sleep tasks (:func:`run_task`) and the study tasks
+    (:func:`augsleep.pipeline.study_worker.run_study_task`).
+
+    Parameters
+    ----------
+    header : dict
+        What the record says about the task (id, hash, parameters, seed...).
+    work : callable
+        Called with a dict to fill with timings; returns the results to add to
+        the record. An exception it raises becomes a ``failed`` record.
+    records_dir : str | Path | None
+        Folder of the records (None: do not write; the caller does).
+    record_name : str
+        File name of the record.
+    eeg : bool
+        Whether the versions include the EEG libraries (:func:`versions`).
+
+    Returns
+    -------
+    record : dict
+    """
+    started, start = _now(), time.perf_counter()
+    record = {
+        "format": RECORD_FORMAT,
+        "format_version": RECORD_VERSION,
+        **header,
         "status": "ok",
         "error": None,
     }
     timings: dict = {}
     try:
-        record.update(_fit_and_score(spec, timings))
+        record.update(work(timings))
     except Exception as err:
         record["status"] = "failed"
         record["error"] = {
@@ -230,7 +267,7 @@ def run_task(spec: dict, records_dir: str | None = None) -> dict:
         "finished": _now(),
     }
     record["worker"] = {"host": socket.gethostname(), "pid": os.getpid()}
-    record["versions"] = versions()
+    record["versions"] = versions(eeg=eeg)
     if records_dir is not None:
-        write_record(Path(records_dir), spec["record_name"], record)
+        write_record(Path(records_dir), record_name, record)
     return record
