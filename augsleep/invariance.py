@@ -56,7 +56,9 @@ def invariance_score(
     Returns
     -------
     scores : ndarray, shape (n_windows,)
-        ``(b - d(f(x), f(Tx))) / b`` for each input; report the median.
+        ``(b - d(f(x), f(Tx))) / b`` for each input; report the median. NaN
+        (or infinite) when ``b`` is 0: a model whose outputs are the same for
+        every input (e.g. a collapsed trunk) has no scale to compare with.
     """
     if isinstance(transform, DifferentiableTransform):
         raise TypeError(

@@ -127,7 +127,12 @@ for r in read_study(OUT):
     for inv in r["invariance"]:
         n_copies = inv["copies"]
         label = f"AugNet, C={n_copies}" if method == "AugNet" else method
-        scores[r["seed"], trunk_name(r["trunk"]), label] = np.asarray(inv["scores"])
+        # A model whose outputs are the same for every window (a collapsed
+        # trunk) has no baseline distance: its scores are undefined (NaN, null
+        # in the record), and are counted apart below.
+        scores[r["seed"], trunk_name(r["trunk"]), label] = np.asarray(
+            inv["scores"], dtype=float
+        )
         row = {
             "seed": r["seed"],
             "trunk": trunk_name(r["trunk"]),
@@ -156,9 +161,10 @@ summary = pd.DataFrame(
         {
             "trunk": trunk_name,
             "method": label,
-            "median invariance": np.median(np.concatenate(parts)),
-            "q12.5": np.quantile(np.concatenate(parts), 0.125),
-            "q87.5": np.quantile(np.concatenate(parts), 0.875),
+            "median invariance": np.nanmedian(np.concatenate(parts)),
+            "q12.5": np.nanquantile(np.concatenate(parts), 0.125),
+            "q87.5": np.nanquantile(np.concatenate(parts), 0.875),
+            "undefined windows": int(np.isnan(np.concatenate(parts)).sum()),
         }
         for (trunk_name, label), parts in pooled.items()
     ]

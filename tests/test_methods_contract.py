@@ -216,6 +216,23 @@ def test_same_random_state_same_predictions(name, data):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_training_keeps_a_found_policy_fixed(name, fitted):
+    # The final model is trained with the policy the search found (or the
+    # method's fixed RandAugment setting): its probabilities and magnitudes
+    # are those of policy_choices_, not moved by the trunk's optimiser.
+    clf = fitted[name]
+    augmentation = clf.module_.augmentation
+    if not hasattr(augmentation, "policy"):
+        pytest.skip(f"{name} trains no policy-based augmentation")
+    trained = augmentation.policy.state_dict()
+    rebuilt = clf._build_augmentation().policy.state_dict()
+    assert trained.keys() == rebuilt.keys()
+    for key, value in rebuilt.items():
+        torch.testing.assert_close(trained[key], value, msg=key)
+    assert not any(p.requires_grad for p in augmentation.parameters())
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_clone_pickle_save_load(name, fitted, data, tmp_path):
     _, _, X_val, _ = data
     clf = fitted[name]

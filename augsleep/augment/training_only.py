@@ -34,6 +34,13 @@ class TrainingOnly(Identity):
     :class:`~augsleep.augment.Identity` to the fit loop: no layer weights or
     magnitudes, no regulariser, nothing to project, an empty history record;
     a method that learns its policy does so in its own search phase.
+
+    The policy's parameters are frozen (``requires_grad_(False)``, in place):
+    the fit loop's optimiser must not move the policy a search found. Left
+    trainable, the differentiable operations would pass the training loss's
+    gradient to the magnitudes, which then shrink towards 0 (the identity, the
+    easiest training batches) while the model is retrained with "the found
+    policy"; the probabilities, sampled as hard gates, would stay put.
     """
 
     def __init__(self, policy: nn.Module):
@@ -43,7 +50,7 @@ class TrainingOnly(Identity):
                 "policy must be an nn.Module with a summary() method (a Policy or "
                 f"RandAugment), got {type(policy).__name__}."
             )
-        self.policy = policy
+        self.policy = policy.requires_grad_(False)
 
     @property
     def uses_labels(self) -> bool:
