@@ -135,15 +135,31 @@ def _markdown(table: pd.DataFrame, metrics, failures: list[dict]) -> str:
     text = "\n".join(lines) + "\n\nMean ± standard deviation over folds (seeds "
     text += "averaged within a fold) of the test scores; compute time is "
     text += "`compute_time_['total_s']` (search, pretraining and retraining).\n"
-    if failures:
-        text += "\n## Failed tasks\n\n"
-        for r in failures:
-            error = r.get("error") or {}
-            message = (error.get("message") or "").splitlines()
-            text += (
-                f"- `{r['task_id']}`: {error.get('type')}: "
-                f"{message[0] if message else ''} (traceback in the record)\n"
-            )
+    return text + failed_tasks_markdown(failures)
+
+
+def failed_tasks_markdown(failures: list[dict]) -> str:
+    """Return a Markdown section listing failed tasks and their errors ("" if none).
+
+    Parameters
+    ----------
+    failures : list of dict
+        Records whose ``status`` is not ``"ok"``.
+
+    Returns
+    -------
+    text : str
+    """
+    if not failures:
+        return ""
+    text = "\n## Failed tasks\n\n"
+    for r in failures:
+        error = r.get("error") or {}
+        message = (error.get("message") or "").splitlines()
+        text += (
+            f"- `{r['task_id']}`: {error.get('type')}: "
+            f"{message[0] if message else ''} (traceback in the record)\n"
+        )
     return text
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from augsleep.pipeline.records import read_record, read_records
+from augsleep.pipeline.report import failed_tasks_markdown
 
 
 def _manifest(out: Path) -> dict:
@@ -249,16 +250,7 @@ def _markdown(table: pd.DataFrame, records: list[dict], manifest: dict) -> str:
         "in how many seeds.\n"
     )
     failures = [r for r in records if r["status"] != "ok"]
-    if failures:
-        text += "\n## Failed tasks\n\n"
-        for r in failures:
-            error = r.get("error") or {}
-            message = (error.get("message") or "").splitlines()
-            text += (
-                f"- `{r['task_id']}`: {error.get('type')}: "
-                f"{message[0] if message else ''} (traceback in the record)\n"
-            )
-    return text
+    return text + failed_tasks_markdown(failures)
 
 
 def build_study_report(out: str | Path) -> dict:
