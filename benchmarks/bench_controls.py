@@ -64,12 +64,16 @@ CONTROLS = {
 }
 
 
-def make_control(name, seed, ramp_noise=0.3):
-    """Training (few windows), validation and test sets of a control."""
+def make_control(name, seed, ramp_noise=0.3, n_valid=None):
+    """Training (few windows), validation and test sets of a control.
+
+    ``n_valid`` sets the validation windows (default 40 for the ramps, 80 for the
+    sinusoids).
+    """
     if name == "ramps":
         return tuple(
             make_ramps(n, noise_std=ramp_noise, random_state=seed + offset)
-            for n, offset in ((40, 0), (40, 100), (200, 200))
+            for n, offset in ((40, 0), (n_valid or 40, 100), (200, 200))
         )
     from augsleep.data import make_sinusoids
 
@@ -77,7 +81,7 @@ def make_control(name, seed, ramp_noise=0.3):
         X, y = make_sinusoids(n, duration=2.0, sfreq=SFREQ, random_state=s)
         return X.astype(np.float32), y
 
-    return draw(40, seed), draw(80, seed + 100), draw(400, seed + 200)
+    return draw(40, seed), draw(n_valid or 80, seed + 100), draw(400, seed + 200)
 
 
 def mean_magnitude(choices, operation):
@@ -90,7 +94,7 @@ def run(method, control, seed, args):
 
     spec = CONTROLS[control]
     (X, y), (X_val, y_val), (X_test, y_test) = make_control(
-        control, seed, args.ramp_noise
+        control, seed, args.ramp_noise, args.n_valid
     )
     params = dict(
         search_budget=args.budget,
@@ -135,6 +139,9 @@ def main():
     parser.add_argument("--controls", nargs="+", default=list(CONTROLS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--n-valid", type=int, default=None, help="validation windows per control"
+    )
+    parser.add_argument(
         "--ramp-noise",
         type=float,
         default=0.3,
@@ -145,7 +152,7 @@ def main():
     print(
         f"budget {args.budget} trials, {args.n_subpolicies} x 2 policies, "
         f"tiny trunk, up to {args.max_epochs} epochs (patience {args.patience}), "
-        f"ramp noise {args.ramp_noise}"
+        f"ramp noise {args.ramp_noise}, validation windows {args.n_valid or 'default'}"
     )
     print(
         "| control | operation | method | seed | P(window gets it), found "
