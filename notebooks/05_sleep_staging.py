@@ -61,7 +61,6 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
 
-from augsleep.invariance import classifier_invariance
 from augsleep.pipeline import build_report, load_model, load_pipeline, run_pipeline
 from augsleep.pipeline.datasets import load_subjects
 from augsleep.pipeline.records import read_records
@@ -326,11 +325,10 @@ for fold in folds:
     for method in methods:
         clf = load_model(OUT, by_task[method, fold])
         for transform in selected:
-            scores = classifier_invariance(
-                clf,
+            scores = clf.invariance_score(
                 X,
                 transform,
-                float(selected_magnitude[transform]),
+                magnitude=float(selected_magnitude[transform]),
                 random_state=fold,
             )
             rows.append(
