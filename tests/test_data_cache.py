@@ -176,3 +176,62 @@ def test_unscored_epochs_and_partial_windows_can_be_cached(tmp_path):
     expected = {"Sleep stage ?": 1, "partial window": 1}
     assert first.loading_report.dropped == second.loading_report.dropped == expected
     assert len(_entries(tmp_path / "cache")) == 1
+
+
+def _race_cached(cache, files, config, windows, report, barrier, errors):
+    from augsleep.data.cache import cached
+
+    def load():
+        barrier.wait()  # every process has missed: all write the same entry at once
+        return windows, report
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a clean run: no "corrupt" rebuild either
+            got, _ = cached(cache, files, config, load)
+        assert len(got) == len(windows)
+    except BaseException as e:  # reported to the parent, which fails the test
+        errors.put(f"{type(e).__name__}: {e}")
+
+
+def test_processes_writing_one_entry_at_once_all_succeed(tmp_path):
+    """Pipeline workers load the same nights at once: the last writer must not fail.
+
+    The entry is the same whoever writes it (its key hashes the inputs), so a
+    process that finds one already in place keeps it and goes on.
+    """
+    import multiprocessing as mp
+
+    from augsleep.data.cache import load_entry
+
+    data, cache = _short_night(tmp_path / "data"), tmp_path / "cache"
+    ds = load_sleep_edf(data, crop_wake_mins=None, progress=False)
+    windows, report = ds.datasets[0], ds.loading_report.recordings[0]
+    files = sorted(data.iterdir())
+    ctx = mp.get_context("fork")
+    n_processes = 4
+    for round_ in range(5):  # a new key each round
+        config = {"round": round_}
+        barrier, errors = ctx.Barrier(n_processes), ctx.Queue()
+        procs = [
+            ctx.Process(
+                target=_race_cached,
+                args=(cache, files, config, windows, report, barrier, errors),
+            )
+            for _ in range(n_processes)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        failures = []
+        while not errors.empty():
+            failures.append(errors.get())
+        assert not failures, f"round {round_}: {failures}"
+        assert all(p.exitcode == 0 for p in procs)
+    entries = _entries(cache)
+    assert len(entries) == 5
+    stored = windows.raw.get_data().astype(np.float32)  # the cache stores float32
+    for key in entries:  # every entry whole
+        got, _ = load_entry(cache, key)
+        np.testing.assert_array_equal(got.raw.get_data(), stored)

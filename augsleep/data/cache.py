@@ -9,11 +9,14 @@ as JSON. Nothing is pickled.
 
 A cache folder that cannot be written is skipped with a warning (windows are then
 computed every time), and an entry that cannot be read back is rebuilt with a
-warning naming it.
+warning naming it. Processes may share a cache folder (the pipeline's workers
+load the same recordings at once): entries are renamed into place atomically,
+and a process that finds a readable entry already written by another keeps it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -122,15 +125,41 @@ def save_entry(
             },
         }
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
-        target = cache_dir / key
-        if target.is_dir():  # a corrupt entry being rebuilt
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        os.replace(tmp, target)
+        _install(tmp, cache_dir / key)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def _install(tmp: Path, target: Path) -> None:
+    """Rename the finished entry ``tmp`` to ``target``, safely among processes.
+
+    Pipeline workers load the same recordings at the same time, so another
+    process may write ``target`` between our miss and this rename. Its entry is
+    the same as ours (the key hashes the inputs and the configuration), so a
+    readable entry in place is kept and ours dropped; only an unreadable one (a
+    corrupt entry being rebuilt) is removed. Never removing a readable entry
+    also means no process can pull an entry from under another one reading it.
+    """
+    for _ in range(3):  # each retry follows another writer's success or damage
+        try:
+            # Atomic; fails while ``target`` is a non-empty folder or a file.
+            os.replace(tmp, target)
+            return
+        except OSError:
+            if not target.exists():  # it went away in between: rename again
+                continue
+        try:
+            if load_entry(target.parent, target.name) is not None:
+                return  # another process's entry: the same content
+        except ValueError:
+            pass
+        if target.is_dir():  # corrupt: rebuilt from ours
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+    os.replace(tmp, target)  # the error, if any, is the one to report
 
 
 def load_entry(
