@@ -136,6 +136,10 @@ class AugLayer(nn.Module):
     @property
     def weights(self) -> Tensor:
         """Probabilities ``w`` of the transforms, shape (n_transforms,)."""
+        # The division is skipped at the default temperature: on small batches
+        # every op of the training step counts (benchmarks/README.md).
+        if self.temperature == 1.0:
+            return torch.softmax(self._weights, dim=0)
         return torch.softmax(self._weights / self.temperature, dim=0)
 
     @property

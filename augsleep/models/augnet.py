@@ -151,6 +151,8 @@ class AugNet(nn.Module):
             augmented = self.augmentation(copies, generator)
         # Copy c of window i is row c * n_windows + i.
         log_p = torch.log_softmax(self._trunk_logits(augmented), dim=-1)
+        if n_copies == 1:  # training's default: the average is the one copy
+            return log_p
         # The class count from the logits: -1 cannot be inferred for 0 windows.
         log_p = log_p.view(n_copies, len(X), log_p.shape[-1])
         return torch.logsumexp(log_p, dim=0) - math.log(n_copies)

@@ -6,6 +6,7 @@ with the caller's ``torch.Generator`` and is exactly the identity at ``mu = 0``.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -13,6 +14,13 @@ from torch import Tensor
 
 from augsleep.transforms._sampling import compute_dtype, normal, uniform
 from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
+
+
+@functools.lru_cache(maxsize=16)
+def _positions(n_times: int, dtype: torch.dtype, device) -> Tensor:
+    """Sample positions ``arange(n_times)``, cached (never written to)."""
+    with torch.inference_mode(False):
+        return torch.arange(n_times, dtype=dtype, device=device)
 
 
 class TimeReverse(ProbabilityTransform):
@@ -201,13 +209,17 @@ class SmoothTimeMask(DifferentiableTransform):
         params = params.to(dtype)
         length = params[:, 0].view(-1, 1, 1)
         start = params[:, 1].view(-1, 1, 1)
-        t = torch.arange(n_times, dtype=dtype, device=X.device)
+        since_start = _positions(n_times, dtype, X.device) - start
         # Edge steepness of braindecode's smooth_time_mask.
         s = 1000.0 / n_times
-        inside = torch.sigmoid(s * (t - start)) - torch.sigmoid(
-            s * (t - start - length)
+        # 1 - (sigmoid(s (t - a)) - sigmoid(s (t - a - L))), in fewer ops (the
+        # same floats: IEEE subtraction is antisymmetric).
+        mask = (
+            torch.sigmoid(s * (since_start - length))
+            - torch.sigmoid(s * since_start)
+            + 1
         )
-        return torch.mul(X, (1 - inside).to(X.dtype), out=out)
+        return torch.mul(X, mask.to(X.dtype), out=out)
 
 
 class GaussianNoise(DifferentiableTransform):
