@@ -139,6 +139,14 @@ braindecode Transform | list of braindecode Transform
         magnitudes are 0, so they would only leave 0 through noise.
     temperature : float
         Softmax temperature of the layers' weights.
+    n_sampled_transforms : int | None
+        Train each layer on a uniformly random subset of at most this many of its
+        transforms per batch, their weights scaled so that the layer's output and
+        gradients are unbiased estimates of the full sum (see
+        :class:`augsleep.augment.AugLayer`): cheaper steps where the transforms
+        dominate them (short windows), noisier gradients. ``None`` (default, the
+        paper) sums every transform. Prediction is unchanged. Only for learnable
+        layers (the preset, names or an AugmentationModule, whose layers it sets).
     %(shared_parameters)s
 
     Attributes
@@ -189,6 +197,7 @@ braindecode Transform | list of braindecode Transform
         ],
         "initial_magnitude": [Interval(Real, 0, 1, closed="both")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "n_sampled_transforms": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -217,6 +226,7 @@ braindecode Transform | list of braindecode Transform
         positions=None,
         initial_magnitude=0.05,
         temperature=1.0,
+        n_sampled_transforms=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -249,6 +259,7 @@ braindecode Transform | list of braindecode Transform
         self.valid_subsample = valid_subsample
         self.initial_magnitude = initial_magnitude
         self.temperature = temperature
+        self.n_sampled_transforms = n_sampled_transforms
 
     @property
     def learned_augmentations_(self) -> pd.DataFrame:
@@ -301,10 +312,22 @@ braindecode Transform | list of braindecode Transform
         from augsleep.augment import AugmentationModule
 
         aug = self.augmentation
+        if self.n_sampled_transforms is not None and (
+            aug is None or _is_braindecode(aug)
+        ):
+            kind = "None" if aug is None else "fixed braindecode transforms"
+            raise ValueError(
+                "n_sampled_transforms applies to learnable augmentation layers; "
+                f"augmentation is {kind}. Leave n_sampled_transforms=None."
+            )
         if aug is None:
             return None
         if isinstance(aug, AugmentationModule):
-            return copy.deepcopy(aug)
+            module = copy.deepcopy(aug)
+            if self.n_sampled_transforms is not None:
+                for layer in module.layers:
+                    layer.n_sampled_transforms = self.n_sampled_transforms
+            return module
         if isinstance(aug, str):
             if aug != "sleep":
                 raise ValueError(
@@ -313,9 +336,9 @@ braindecode Transform | list of braindecode Transform
                     f"transforms; got {aug!r}."
                 )
             return self._sleep_preset()
+        if _is_braindecode(aug):
+            return copy.deepcopy(list(aug) if isinstance(aug, Sequence) else [aug])
         items = list(aug) if isinstance(aug, Sequence) else [aug]
-        if items and all(is_braindecode_transform(t) for t in items):
-            return copy.deepcopy(items)
         if items and all(
             isinstance(layer, Sequence) and not isinstance(layer, str)
             for layer in items
@@ -327,6 +350,7 @@ braindecode Transform | list of braindecode Transform
                 positions=self.positions_,
                 magnitude=self.initial_magnitude,
                 temperature=self.temperature,
+                n_sampled_transforms=self.n_sampled_transforms,
             )
         raise TypeError(
             "augmentation must be 'sleep', None, a list of lists of transform names, "
@@ -359,6 +383,7 @@ braindecode Transform | list of braindecode Transform
             sensor_layer=sensor_layer,
             magnitude=self.initial_magnitude,
             temperature=self.temperature,
+            n_sampled_transforms=self.n_sampled_transforms,
         )
 
     # ----------------------------------------------------------- inspection
@@ -390,3 +415,11 @@ braindecode Transform | list of braindecode Transform
                 "fixed); there is no learned policy to export."
             )
         return self._export(self.module_.augmentation, units, random_state)
+
+
+def _is_braindecode(augmentation) -> bool:
+    """Whether ``augmentation`` is one braindecode transform or a list of them."""
+    if isinstance(augmentation, str):
+        return False
+    items = list(augmentation) if isinstance(augmentation, Sequence) else [augmentation]
+    return bool(items) and all(is_braindecode_transform(t) for t in items)

@@ -795,3 +795,38 @@ def test_failed_refit_leaves_no_mixture_of_two_fits(data):
     assert _fitted_names(clf) == []
     with pytest.raises(NotFittedError):
         clf.predict(X)
+
+
+def test_n_sampled_transforms_sets_every_layer_and_trains(data):
+    X, y = data
+    given = AugmentationModule.from_names([["gaussian_noise", "time_reverse"]] * 2)
+    clf = AugNetClassifier(
+        given, **{**FAST, "max_epochs": 2}, n_sampled_transforms=1
+    ).fit(X, y)
+    layers = clf.module_.augmentation.layers
+    assert [layer.n_sampled_transforms for layer in layers] == [1, 1]
+    # The user's module is copied, not changed.
+    assert [layer.n_sampled_transforms for layer in given.layers] == [None, None]
+    assert np.isfinite(clf.history_["train_loss"]).all()
+    named = AugNetClassifier(
+        [["gaussian_noise", "time_reverse"]],
+        **{**FAST, "max_epochs": 1},
+        n_sampled_transforms=1,
+    ).fit(X, y)
+    assert named.module_.augmentation.layers[0].n_sampled_transforms == 1
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5])
+def test_bad_n_sampled_transforms_is_refused_at_fit(data, value):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = data
+    clf = AugNetClassifier(**FAST, n_sampled_transforms=value)
+    with pytest.raises(InvalidParameterError, match="n_sampled_transforms"):
+        clf.fit(X, y)
+
+
+def test_n_sampled_transforms_without_learnable_layers_is_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match="n_sampled_transforms.*None"):
+        AugNetClassifier(None, **FAST, n_sampled_transforms=2).fit(X, y)

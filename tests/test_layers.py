@@ -450,3 +450,85 @@ def test_export_names_load_lazily_and_identity_has_no_policy():
         augsleep.augment.export_polcy  # noqa: B018
     with pytest.raises(ValueError, match="no learned policy"):
         export.export_policy(Identity(), sfreq=100.0)
+
+
+def _subset_replay(layer, X, seed, n_sampled):
+    """The subset estimate written out: the draws in the layer's order."""
+    g = torch.Generator().manual_seed(seed)
+    q = len(layer.transforms)
+    chosen = sorted(torch.randperm(q, generator=g)[:n_sampled].tolist())
+    weights, magnitudes = layer.weights, layer.magnitudes
+    return chosen, sum(
+        (q / n_sampled) * weights[i] * layer.transforms[i](X, magnitudes[i], g)
+        for i in chosen
+    )
+
+
+@pytest.mark.parametrize("layer_index", [0, 2])
+@pytest.mark.parametrize("n_sampled", [1, 3])
+def test_sampled_training_sum_is_the_scaled_sum_over_its_subset(layer_index, n_sampled):
+    # The subset estimate is (Q / n) sum_{q in S} w_q T_q(x), through the same
+    # fused passes as the full sum (spectral and channel-map transforms), in
+    # value and in every gradient.
+    layer = _six_channel_preset().layers[layer_index]
+    layer.n_sampled_transforms = n_sampled
+    X = torch.randn(5, 6, 301, dtype=torch.float64, requires_grad=True)
+    probe = torch.randn(5, 6, 301, dtype=torch.float64)
+    params = [layer._weights, layer._magnitudes, X]
+
+    sampled = layer(X, torch.Generator().manual_seed(11))
+    grads = torch.autograd.grad((sampled * probe).sum(), params)
+    _, plain = _subset_replay(layer, X, 11, n_sampled)
+    plain_grads = torch.autograd.grad((plain * probe).sum(), params)
+
+    torch.testing.assert_close(sampled, plain, rtol=1e-10, atol=1e-10)
+    for got, expected in zip(grads, plain_grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_sampled_subsets_include_every_transform_with_probability_n_over_q():
+    # With the scale Q / n, this is what makes the estimate unbiased: each term
+    # w_q T_q(x) then has expectation (Q / n) (n / Q) w_q T_q(x).
+    layer = _six_channel_preset().layers[0]
+    q, n_sampled, n_draws = len(layer.transforms), 2, 3000
+    X = torch.randn(1, 6, 64, dtype=torch.float64)
+    counts = np.zeros(q)
+    for seed in range(n_draws):
+        chosen, _ = _subset_replay(layer, X, seed, n_sampled)
+        assert len(chosen) == n_sampled
+        counts[chosen] += 1
+    p = n_sampled / q
+    stderr = np.sqrt(p * (1 - p) / n_draws)
+    np.testing.assert_array_less(np.abs(counts / n_draws - p), 4 * stderr)
+
+
+def test_sampled_training_sum_with_n_at_least_q_is_the_full_sum(eeg_batch):
+    full = _layer().train()
+    sampled = _layer(n_sampled_transforms=3).train()
+    torch.testing.assert_close(
+        sampled(eeg_batch, torch.Generator().manual_seed(2)),
+        full(eeg_batch, torch.Generator().manual_seed(2)),
+    )
+    # Prediction draws one transform per window either way.
+    full.eval(), sampled.eval()
+    sampled.n_sampled_transforms = 1
+    torch.testing.assert_close(
+        sampled(eeg_batch, torch.Generator().manual_seed(2)),
+        full(eeg_batch, torch.Generator().manual_seed(2)),
+    )
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "2"])
+def test_bad_n_sampled_transforms_is_refused(value):
+    with pytest.raises(ValueError, match="n_sampled_transforms"):
+        _layer(n_sampled_transforms=value)
+
+
+def test_from_names_and_the_preset_pass_n_sampled_transforms():
+    module = AugmentationModule.from_names(
+        [["gaussian_noise", "time_reverse"]], n_sampled_transforms=1
+    )
+    assert module.layers[0].n_sampled_transforms == 1
+    preset = make_sleep_augmentation(100.0, sensor_layer=False, n_sampled_transforms=2)
+    assert [layer.n_sampled_transforms for layer in preset.layers] == [2, 2]
+    assert "n_sampled_transforms=2" in repr(preset.layers[0])

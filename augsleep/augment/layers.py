@@ -55,6 +55,11 @@ class AugLayer(nn.Module):
     initial_magnitudes : float | sequence of float
         Initial magnitudes ``mu`` in [0, 1]: one for all transforms, or one per
         transform.
+    n_sampled_transforms : int | None
+        In training mode, sum over a uniformly random subset of at most this many
+        transforms per batch instead of all ``Q`` (see the notes): an unbiased,
+        cheaper and noisier estimate of the weighted sum. ``None`` (default, the
+        paper's Eq. 2) sums every transform. Evaluation is unchanged.
 
     Attributes
     ----------
@@ -93,6 +98,15 @@ class AugLayer(nn.Module):
     of a window sit ``n_windows`` rows apart, they are spread over the transforms in
     proportion to ``w`` (stratified), which lowers the variance of the average.
 
+    With ``n_sampled_transforms = n < Q``, each training batch draws ``n`` of the
+    ``Q`` transforms uniformly without replacement and returns
+    ``sum_{q in S} (Q / n) w_q T_q(x; mu_q)``: every transform is in ``S`` with
+    probability ``n / Q``, so the expectation over ``S`` is the full sum, and so is
+    the expectation of its gradient with respect to every ``w_q`` and ``mu_q``
+    (the sum is linear in each term). A step then costs about ``n / Q`` of the
+    layer's work, which matters where the transforms, not the trunk, dominate a
+    step (short windows, small trunks; benchmarks/README.md, "Fit cost").
+
     A half-precision batch (float16, bfloat16) comes out in its dtype; the
     weights, magnitudes, parameters and FFTs are float32 (see
     :mod:`augsleep.transforms.base`). A batch of 0 windows gives a batch of 0
@@ -105,6 +119,7 @@ class AugLayer(nn.Module):
         temperature: float = 1.0,
         initial_weights: Sequence[float] | None = None,
         initial_magnitudes: float | Sequence[float] = 0.0,
+        n_sampled_transforms: int | None = None,
     ):
         super().__init__()
         if len(transforms) == 0:
@@ -131,6 +146,7 @@ class AugLayer(nn.Module):
         self._magnitudes = nn.Parameter(
             torch.tensor(_initial_magnitudes(initial_magnitudes, len(transforms)))
         )
+        self.n_sampled_transforms = check_n_sampled_transforms(n_sampled_transforms)
         self.register_load_state_dict_pre_hook(_load_per_transform_magnitudes)
 
     @property
@@ -201,7 +217,13 @@ class AugLayer(nn.Module):
         if generator is not None and not isinstance(generator, torch.Generator):
             return self._forward_blocks(X, weights, magnitudes, list(generator))
         if self.training:
-            return self._weighted_sum(X, weights, magnitudes, generator)
+            transforms = list(self.transforms)
+            n_sampled = self.n_sampled_transforms
+            if n_sampled is not None and n_sampled < len(transforms):
+                transforms, weights, magnitudes = self._sampled_terms(
+                    X, transforms, weights, magnitudes, n_sampled, generator
+                )
+            return self._weighted_sum(X, transforms, weights, magnitudes, generator)
         n = len(X)
         if n == 0:
             # No example to draw a transform for (multinomial refuses n = 0).
@@ -310,8 +332,27 @@ class AugLayer(nn.Module):
                 out.index_copy_(0, index, t.apply(X[index], torch.cat(p)))
         return out
 
+    @staticmethod
+    def _sampled_terms(X, transforms, weights, magnitudes, n_sampled, generator):
+        """Draw ``n_sampled`` terms uniformly; scale their weights by ``Q / n``."""
+        device = generator.device if generator is not None else X.device
+        order = torch.randperm(len(transforms), generator=generator, device=device)
+        # In the layer's order, as the full sum draws its parameters.
+        chosen = sorted(order[:n_sampled].tolist())
+        scale = len(transforms) / n_sampled
+        return (
+            [transforms[q] for q in chosen],
+            weights[chosen] * scale,
+            [magnitudes[q] for q in chosen],
+        )
+
+    @staticmethod
     def _weighted_sum(
-        self, X: Tensor, weights: Tensor, magnitudes: Sequence[Tensor], generator
+        X: Tensor,
+        transforms: Sequence[DifferentiableTransform],
+        weights: Tensor,
+        magnitudes: Sequence[Tensor],
+        generator,
     ) -> Tensor:
         """``sum_q w_q T_q(X)`` over the whole batch (training mode).
 
@@ -331,7 +372,6 @@ class AugLayer(nn.Module):
         the result equals, up to rounding, the plain sum of ``w_q T_q(X)`` with
         the same generator.
         """
-        transforms = list(self.transforms)
         n_times = X.shape[-1]
         spectral = [isinstance(t, SpectralTransform) for t in transforms]
         fuse_filters = (
@@ -400,7 +440,21 @@ class AugLayer(nn.Module):
 
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
         magnitudes = ", ".join(f"{m:.3g}" for m in self.magnitudes.detach().tolist())
-        return f"temperature={self.temperature:g}, magnitudes=[{magnitudes}]"
+        extra = f"temperature={self.temperature:g}, magnitudes=[{magnitudes}]"
+        if self.n_sampled_transforms is not None:
+            extra += f", n_sampled_transforms={self.n_sampled_transforms}"
+        return extra
+
+
+def check_n_sampled_transforms(value) -> int | None:
+    """``None`` or a positive integer (AugLayer's ``n_sampled_transforms``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(
+            f"n_sampled_transforms must be None or a positive integer, got {value!r}."
+        )
+    return int(value)
 
 
 def _initial_magnitudes(value, n_transforms: int) -> list[float]:
@@ -539,6 +593,7 @@ class AugmentationModule(nn.Module):
         magnitude: float = 0.0,
         temperature: float = 1.0,
         transform_params: dict[str, dict] | None = None,
+        n_sampled_transforms: int | None = None,
     ) -> AugmentationModule:
         """Build a module from lists of transform names, one list per layer.
 
@@ -559,6 +614,9 @@ class AugmentationModule(nn.Module):
         transform_params : dict | None
             Extra constructor parameters by transform name, e.g.
             ``{"frequency_shift": {"max_value": 2.0}}``.
+        n_sampled_transforms : int | None
+            Terms of each layer's training sum (see :class:`AugLayer`); ``None``
+            sums all of them.
 
         Returns
         -------
@@ -584,7 +642,10 @@ class AugmentationModule(nn.Module):
             ]
             built.append(
                 AugLayer(
-                    transforms, temperature=temperature, initial_magnitudes=magnitude
+                    transforms,
+                    temperature=temperature,
+                    initial_magnitudes=magnitude,
+                    n_sampled_transforms=n_sampled_transforms,
                 )
             )
         return cls(built)

@@ -44,6 +44,7 @@ def make_sleep_augmentation(
     magnitude: float = 0.0,
     temperature: float = 1.0,
     transform_params: dict[str, dict] | None = None,
+    n_sampled_transforms: int | None = None,
 ) -> AugmentationModule:
     """Build the paper's sleep-staging augmentation module.
 
@@ -71,6 +72,9 @@ def make_sleep_augmentation(
         Softmax temperature of every layer.
     transform_params : dict | None
         Extra constructor parameters by transform name.
+    n_sampled_transforms : int | None
+        Terms of each layer's training sum (see :class:`augsleep.augment.AugLayer`);
+        ``None`` (the paper) sums all of them.
 
     Returns
     -------
@@ -87,4 +91,5 @@ def make_sleep_augmentation(
         magnitude=magnitude,
         temperature=temperature,
         transform_params=transform_params,
+        n_sampled_transforms=n_sampled_transforms,
     )

@@ -38,6 +38,9 @@ class AugerinoClassifier(AugNetClassifier):
         Initial magnitude of every learnable transform, in [0, 1].
     temperature : float
         Softmax temperature of the layers' weights.
+    n_sampled_transforms : int | None
+        Terms of each layer's training sum (see
+        :class:`augsleep.AugNetClassifier`); ``None`` sums all of them.
     %(shared_parameters)s
 
     Attributes
@@ -78,6 +81,7 @@ class AugerinoClassifier(AugNetClassifier):
         positions=None,
         initial_magnitude=0.05,
         temperature=1.0,
+        n_sampled_transforms=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -110,6 +114,7 @@ class AugerinoClassifier(AugNetClassifier):
         self.valid_subsample = valid_subsample
         self.initial_magnitude = initial_magnitude
         self.temperature = temperature
+        self.n_sampled_transforms = n_sampled_transforms
 
     def _regularizer_kind(self) -> str:
         return "augerino"
