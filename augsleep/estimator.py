@@ -140,8 +140,8 @@ braindecode Transform | list of braindecode Transform
     temperature : float
         Softmax temperature of the layers' weights.
     n_sampled_transforms : int | None
-        Train each layer on a uniformly random subset of at most this many of its
-        transforms per batch, their weights scaled so that the layer's output and
+        Train each layer on this many of its transforms per batch, drawn from
+        its weights and importance-weighted, so that the layer's output and
         gradients are unbiased estimates of the full sum (see
         :class:`augsleep.augment.AugLayer`): cheaper steps where the transforms
         dominate them (short windows), noisier gradients. ``None`` (default, the

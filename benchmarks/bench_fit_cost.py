@@ -14,9 +14,10 @@ seeded random order every round):
   a validation subsample drawn once per fit (``sub=``: ``valid_subsample``, a
   fraction with a dot, else a number of windows), validation every k epochs
   only (``every=``: ``valid_every``), or a combination (``C=4,every=2``);
-- AugNet with a cheaper training step: each layer's training sum over a
-  random subset of ``T`` of its transforms (``T=``: ``n_sampled_transforms``,
-  an unbiased estimate of the paper's sum), e.g. ``T=2,C=4``;
+- AugNet with a cheaper training step: each layer runs ``T`` of its
+  transforms per batch, drawn from its weights and importance-weighted
+  (``T=``: ``n_sampled_transforms``, an unbiased estimate of the paper's sum),
+  e.g. ``T=2,C=4``;
   ``--configs`` picks them (default: ``none``, ``C=20``, ``C=1``, ``C=4``,
   ``C=20,every=3``, ``C=20,sub=0.25``).
 

@@ -14,6 +14,9 @@ validation, 12-14 test) with:
 - ``lam=1``, ``lam=5``, ``lam=50``: the rest of the paper's lambda grid (1, 5,
   10, 50) at Table A.4's ranges; lambda is then chosen per seed on the
   validation score, as the paper chooses it;
+- ``T=1``, ``T=2``: the default with a sampled training sum
+  (``n_sampled_transforms``: each layer runs 1 or 2 of its transforms per batch,
+  drawn from its weights and importance-weighted; see issue 11's fit cost);
 - ``none``: no augmentation, the reference.
 
 Every configuration shares the trunk, the optimiser, the seeds and the budget.
@@ -41,15 +44,17 @@ from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score, f1_score
 from augsleep.augment import make_sleep_augmentation
 from augsleep.estimator import AugNetClassifier
 
-CONFIGS = ("none", "default", "scaled", "lam=1", "lam=5", "lam=50")
+CONFIGS = ("none", "default", "scaled", "lam=1", "lam=5", "lam=50", "T=1", "T=2")
 #: Samples of the smooth time mask's range in Table A.4, for 3000-sample windows.
 PAPER_MASK_SAMPLES, PAPER_N_TIMES = 200.0, 3000
 
 
 def make_estimator(config, sfreq, n_times, seed, args):
     """The estimator of one configuration (same budget for all)."""
-    lam, augmentation = 10.0, "sleep"
-    if config == "none":
+    lam, augmentation, n_sampled = 10.0, "sleep", None
+    if config.startswith("T="):  # the default, with a sampled training sum
+        n_sampled = int(config[2:])
+    elif config == "none":
         augmentation = None
     elif config == "scaled":
         # As the "sleep" preset builds it for one channel, with the range scaled.
@@ -73,6 +78,7 @@ def make_estimator(config, sfreq, n_times, seed, args):
         max_epochs=args.max_epochs,
         patience=args.patience,
         n_copies_valid=args.n_copies_valid,
+        n_sampled_transforms=n_sampled,
         random_state=seed,
         device="cpu",
     )

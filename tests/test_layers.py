@@ -452,25 +452,34 @@ def test_export_names_load_lazily_and_identity_has_no_policy():
         export.export_policy(Identity(), sfreq=100.0)
 
 
-def _subset_replay(layer, X, seed, n_sampled):
-    """The subset estimate written out: the draws in the layer's order."""
+def _sampled_replay(layer, X, seed, n_sampled):
+    """The sampled estimate written out: draws from w, then the drawn terms in order."""
     g = torch.Generator().manual_seed(seed)
-    q = len(layer.transforms)
-    chosen = sorted(torch.randperm(q, generator=g)[:n_sampled].tolist())
     weights, magnitudes = layer.weights, layer.magnitudes
-    return chosen, sum(
-        (q / n_sampled) * weights[i] * layer.transforms[i](X, magnitudes[i], g)
+    draws = torch.multinomial(
+        weights.detach(), n_sampled, replacement=True, generator=g
+    )
+    counts = torch.bincount(draws, minlength=len(layer.transforms)).tolist()
+    chosen = [q for q, k in enumerate(counts) if k]
+    return counts, sum(
+        (counts[i] / n_sampled)
+        * (weights[i] / weights[i].detach())
+        * layer.transforms[i](X, magnitudes[i], g)
         for i in chosen
     )
 
 
 @pytest.mark.parametrize("layer_index", [0, 2])
 @pytest.mark.parametrize("n_sampled", [1, 3])
-def test_sampled_training_sum_is_the_scaled_sum_over_its_subset(layer_index, n_sampled):
-    # The subset estimate is (Q / n) sum_{q in S} w_q T_q(x), through the same
+def test_sampled_training_sum_is_the_weighted_average_of_its_draws(
+    layer_index, n_sampled
+):
+    # The estimate is (1 / n) sum_k (w_qk / sg(w_qk)) T_qk(x), through the same
     # fused passes as the full sum (spectral and channel-map transforms), in
     # value and in every gradient.
     layer = _six_channel_preset().layers[layer_index]
+    with torch.no_grad():  # unequal weights: the draws follow them
+        layer._weights.copy_(torch.linspace(-1.0, 1.0, len(layer.transforms)))
     layer.n_sampled_transforms = n_sampled
     X = torch.randn(5, 6, 301, dtype=torch.float64, requires_grad=True)
     probe = torch.randn(5, 6, 301, dtype=torch.float64)
@@ -478,7 +487,7 @@ def test_sampled_training_sum_is_the_scaled_sum_over_its_subset(layer_index, n_s
 
     sampled = layer(X, torch.Generator().manual_seed(11))
     grads = torch.autograd.grad((sampled * probe).sum(), params)
-    _, plain = _subset_replay(layer, X, 11, n_sampled)
+    _, plain = _sampled_replay(layer, X, 11, n_sampled)
     plain_grads = torch.autograd.grad((plain * probe).sum(), params)
 
     torch.testing.assert_close(sampled, plain, rtol=1e-10, atol=1e-10)
@@ -486,20 +495,38 @@ def test_sampled_training_sum_is_the_scaled_sum_over_its_subset(layer_index, n_s
         torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
 
 
-def test_sampled_subsets_include_every_transform_with_probability_n_over_q():
-    # With the scale Q / n, this is what makes the estimate unbiased: each term
-    # w_q T_q(x) then has expectation (Q / n) (n / Q) w_q T_q(x).
+def test_sampled_coefficients_are_unbiased_in_value_and_gradient():
+    # The output is linear in the terms' coefficients: the estimate and its
+    # gradients are unbiased if the coefficients' values average to w and their
+    # gradients (with respect to the raw weights) to w's.
+    from augsleep.augment.layers import _sampled_terms
+
     layer = _six_channel_preset().layers[0]
-    q, n_sampled, n_draws = len(layer.transforms), 2, 3000
-    X = torch.randn(1, 6, 64, dtype=torch.float64)
-    counts = np.zeros(q)
-    for seed in range(n_draws):
-        chosen, _ = _subset_replay(layer, X, seed, n_sampled)
-        assert len(chosen) == n_sampled
-        counts[chosen] += 1
-    p = n_sampled / q
-    stderr = np.sqrt(p * (1 - p) / n_draws)
-    np.testing.assert_array_less(np.abs(counts / n_draws - p), 4 * stderr)
+    q, n_sampled, n_draws = len(layer.transforms), 2, 4000
+    raw = torch.linspace(-1.0, 1.5, q, dtype=torch.float64, requires_grad=True)
+    weights = torch.softmax(raw, dim=0)
+    X = torch.zeros(1, 6, 8, dtype=torch.float64)
+    probe = torch.randn(q, dtype=torch.float64)  # a direction for the gradient
+    values = np.zeros((n_draws, q))
+    grads = np.zeros((n_draws, q))
+    g = torch.Generator().manual_seed(0)
+    for i in range(n_draws):
+        transforms, coefficients, _ = _sampled_terms(
+            X, list(layer.transforms), weights, [None] * q, n_sampled, g
+        )
+        index = [list(layer.transforms).index(t) for t in transforms]
+        values[i, index] = coefficients.detach().numpy()
+        (grad,) = torch.autograd.grad(
+            (coefficients * probe[index]).sum(), raw, retain_graph=True
+        )
+        grads[i] = grad.numpy()
+        np.testing.assert_allclose(values[i].sum(), 1.0)  # a convex combination
+    (expected_grad,) = torch.autograd.grad((weights * probe).sum(), raw)
+    for got, expected in ((values, weights.detach()), (grads, expected_grad)):
+        mean, stderr = got.mean(axis=0), got.std(axis=0) / np.sqrt(n_draws)
+        np.testing.assert_array_less(
+            np.abs(mean - expected.numpy()), 4 * stderr + 1e-12
+        )
 
 
 def test_sampled_training_sum_with_n_at_least_q_is_the_full_sum(eeg_batch):
@@ -532,3 +559,20 @@ def test_from_names_and_the_preset_pass_n_sampled_transforms():
     preset = make_sleep_augmentation(100.0, sensor_layer=False, n_sampled_transforms=2)
     assert [layer.n_sampled_transforms for layer in preset.layers] == [2, 2]
     assert "n_sampled_transforms=2" in repr(preset.layers[0])
+
+
+def test_sampled_training_sum_per_block_generators():
+    # One generator per block (the copies of AugNet's per-window predictions,
+    # here in training mode): each block gets its own draws, as alone.
+    layer = _six_channel_preset().layers[0].train()
+    layer.n_sampled_transforms = 2
+    X = torch.randn(6, 6, 64, dtype=torch.float64)
+    seeds = [3, 4]
+    both = layer(X, [torch.Generator().manual_seed(s) for s in seeds])
+    alone = torch.cat(
+        [
+            layer(block, torch.Generator().manual_seed(s))
+            for block, s in zip(X.split(3), seeds, strict=True)
+        ]
+    )
+    torch.testing.assert_close(both, alone)

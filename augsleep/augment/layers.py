@@ -56,10 +56,11 @@ class AugLayer(nn.Module):
         Initial magnitudes ``mu`` in [0, 1]: one for all transforms, or one per
         transform.
     n_sampled_transforms : int | None
-        In training mode, sum over a uniformly random subset of at most this many
-        transforms per batch instead of all ``Q`` (see the notes): an unbiased,
-        cheaper and noisier estimate of the weighted sum. ``None`` (default, the
-        paper's Eq. 2) sums every transform. Evaluation is unchanged.
+        In training mode, run only this many transforms per batch, drawn from the
+        weights and importance-weighted (see the notes): an unbiased, cheaper and
+        noisier estimate of the weighted sum and of its gradients. ``None``
+        (default, the paper's Eq. 2) sums every transform. Evaluation is
+        unchanged.
 
     Attributes
     ----------
@@ -98,14 +99,17 @@ class AugLayer(nn.Module):
     of a window sit ``n_windows`` rows apart, they are spread over the transforms in
     proportion to ``w`` (stratified), which lowers the variance of the average.
 
-    With ``n_sampled_transforms = n < Q``, each training batch draws ``n`` of the
-    ``Q`` transforms uniformly without replacement and returns
-    ``sum_{q in S} (Q / n) w_q T_q(x; mu_q)``: every transform is in ``S`` with
-    probability ``n / Q``, so the expectation over ``S`` is the full sum, and so is
-    the expectation of its gradient with respect to every ``w_q`` and ``mu_q``
-    (the sum is linear in each term). A step then costs about ``n / Q`` of the
-    layer's work, which matters where the transforms, not the trunk, dominate a
-    step (short windows, small trunks; benchmarks/README.md, "Fit cost").
+    With ``n_sampled_transforms = n < Q``, each training batch instead draws ``n``
+    transforms ``q_1, ..., q_n`` from ``Categorical(w)`` (with replacement) and
+    returns ``(1 / n) sum_k (w_{q_k} / sg(w_{q_k})) T_{q_k}(x; mu_{q_k})``, where
+    ``sg`` stops the gradient. Its value is an average of ``n`` transformed
+    batches (a convex combination, so no term is ever amplified), and both the
+    value and its gradients with respect to every ``w_q`` and ``mu_q`` have the
+    full sum's as expectation: ``q`` is drawn ``n w_q`` times on average, and each
+    draw contributes ``T_q / w_q`` to the gradient of ``w_q``. A step then runs at
+    most ``n`` of the ``Q`` transforms, which matters where the transforms, not
+    the trunk, dominate a step (short windows, small trunks; benchmarks/README.md,
+    "Fit cost"); its gradients are noisier. ``n >= Q`` gives the full sum.
 
     A half-precision batch (float16, bfloat16) comes out in its dtype; the
     weights, magnitudes, parameters and FFTs are float32 (see
@@ -217,13 +221,7 @@ class AugLayer(nn.Module):
         if generator is not None and not isinstance(generator, torch.Generator):
             return self._forward_blocks(X, weights, magnitudes, list(generator))
         if self.training:
-            transforms = list(self.transforms)
-            n_sampled = self.n_sampled_transforms
-            if n_sampled is not None and n_sampled < len(transforms):
-                transforms, weights, magnitudes = self._sampled_terms(
-                    X, transforms, weights, magnitudes, n_sampled, generator
-                )
-            return self._weighted_sum(X, transforms, weights, magnitudes, generator)
+            return self._training_sum(X, weights, magnitudes, generator)
         n = len(X)
         if n == 0:
             # No example to draw a transform for (multinomial refuses n = 0).
@@ -306,7 +304,7 @@ class AugLayer(nn.Module):
         if self.training:
             return torch.cat(
                 [
-                    self._weighted_sum(block, weights, magnitudes, gen)
+                    self._training_sum(block, weights, magnitudes, gen)
                     for block, gen in zip(blocks, generators, strict=True)
                 ]
             )
@@ -332,19 +330,17 @@ class AugLayer(nn.Module):
                 out.index_copy_(0, index, t.apply(X[index], torch.cat(p)))
         return out
 
-    @staticmethod
-    def _sampled_terms(X, transforms, weights, magnitudes, n_sampled, generator):
-        """Draw ``n_sampled`` terms uniformly; scale their weights by ``Q / n``."""
-        device = generator.device if generator is not None else X.device
-        order = torch.randperm(len(transforms), generator=generator, device=device)
-        # In the layer's order, as the full sum draws its parameters.
-        chosen = sorted(order[:n_sampled].tolist())
-        scale = len(transforms) / n_sampled
-        return (
-            [transforms[q] for q in chosen],
-            weights[chosen] * scale,
-            [magnitudes[q] for q in chosen],
-        )
+    def _training_sum(
+        self, X: Tensor, weights: Tensor, magnitudes: Sequence[Tensor], generator
+    ) -> Tensor:
+        """Return the training output: the weighted sum, or its sampled estimate."""
+        transforms = list(self.transforms)
+        n_sampled = self.n_sampled_transforms
+        if n_sampled is not None and n_sampled < len(transforms):
+            transforms, weights, magnitudes = _sampled_terms(
+                X, transforms, weights, magnitudes, n_sampled, generator
+            )
+        return self._weighted_sum(X, transforms, weights, magnitudes, generator)
 
     @staticmethod
     def _weighted_sum(
@@ -444,6 +440,32 @@ class AugLayer(nn.Module):
         if self.n_sampled_transforms is not None:
             extra += f", n_sampled_transforms={self.n_sampled_transforms}"
         return extra
+
+
+def _sampled_terms(X, transforms, weights, magnitudes, n_sampled, generator):
+    """Draw ``n_sampled`` terms from ``Categorical(w)``, importance-weighted.
+
+    Returns the drawn transforms (each once, in the layer's order, as the full
+    sum draws its parameters), their magnitudes, and the coefficients
+    ``c_q = (k_q / n) w_q / sg(w_q)`` (``k_q`` draws of ``q``, ``sg``: no
+    gradient): their values ``k_q / n`` sum to 1, their gradients are those of
+    ``(k_q / n_sampled) / w_q`` times ``w_q``'s.
+    """
+    device = generator.device if generator is not None else X.device
+    draws = torch.multinomial(
+        weights.detach().to(device), n_sampled, replacement=True, generator=generator
+    )
+    counts = torch.bincount(draws, minlength=len(transforms)).tolist()
+    chosen = [q for q, k in enumerate(counts) if k]
+    drawn = weights[chosen]
+    share = torch.tensor(
+        [counts[q] / n_sampled for q in chosen], dtype=drawn.dtype, device=drawn.device
+    )
+    return (
+        [transforms[q] for q in chosen],
+        share * (drawn / drawn.detach()),
+        [magnitudes[q] for q in chosen],
+    )
 
 
 def check_n_sampled_transforms(value) -> int | None:
