@@ -107,13 +107,14 @@ BUMP_OPERATIONS = (
 )
 
 
-def make_bumps_control(seed=0, n_train=20, n_valid=80, n_test=400):
+def make_bumps_control(seed=0, n_train=20, n_valid=80, n_test=400, train_flip=0.0):
     """Training, validation and test sets of the bumps positive control.
 
-    The training windows' bumps are all positive, the validation and test
-    windows' negative with probability 1/2: without sign flip a model sees
-    half of the sign's range (about chance on the test set), with it nearly
-    all of it (benchmarks/README.md, "Positive control").
+    The training windows' bumps are all positive (negative with probability
+    ``train_flip``), the validation and test windows' negative with probability
+    1/2: without sign flip a model sees half of the sign's range (about chance
+    on the test set), with it nearly all of it (benchmarks/README.md, "Positive
+    control").
 
     Returns
     -------
@@ -124,7 +125,7 @@ def make_bumps_control(seed=0, n_train=20, n_valid=80, n_test=400):
     return tuple(
         make_bumps(n, flip_probability=flip, random_state=seed + offset)
         for n, flip, offset in (
-            (n_train, 0.0, 0),
+            (n_train, train_flip, 0),
             (n_valid, 0.5, 100),
             (n_test, 0.5, 200),
         )
