@@ -1,9 +1,10 @@
 """Positive and negative toy controls of the policy searches (issues 12 and 13).
 
 On toy data whose right answer is known, this script runs ``random_search``
-and ``autoaugment`` (and, with ``--methods``, ``fast_autoaugment`` and the
-gradient searches ``faster_autoaugment``, ``dada``, ``adda``, ``cadda``) and
-reports what the found policy does with the operation that matters:
+and ``autoaugment`` (and, with ``--methods``, ``fast_autoaugment``, the
+gradient searches ``faster_autoaugment``, ``dada``, ``adda``, ``cadda``, and
+``none`` for the baseline) and reports what the found policy does with the
+operation that matters:
 
 - **negative control** (``ramps``): class 0 is a rising ramp, class 1 a
   falling one, plus noise (the generator of tests/test_fast_autoaugment.py):
@@ -11,20 +12,41 @@ reports what the found policy does with the operation that matters:
   it a low probability. Candidate operations: time reverse, Gaussian noise,
   smooth time mask, frequency shift (sign flip, which also swaps the classes,
   is left out so that one operation alone destroys the label);
-- **positive control** (``sinusoids``): :func:`augsleep.data.make_sinusoids`,
-  four classes of noisy sines 2 Hz apart whose frequency jitters by
-  +-0.5 Hz, so the labels are invariant to frequency shifts of up to 0.5 Hz
-  (the paper's Section 4.2), with few training windows; frequency shift is the
-  invariance that helps. Candidates: frequency shift, Gaussian noise, smooth
-  time mask, time reverse (also label-preserving on sines, but it adds no
-  variation a sine's phase does not have).
+- **sinusoids** (the first positive control tried):
+  :func:`augsleep.data.make_sinusoids`, four classes of noisy sines 2 Hz apart
+  whose frequency jitters by +-0.5 Hz, so the labels are invariant to
+  frequency shifts of up to 0.5 Hz (the paper's Section 4.2), with 40 training
+  windows. Candidates: frequency shift, Gaussian noise, smooth time mask, time
+  reverse. ``--effect`` shows that frequency shift helps only at magnitudes up
+  to 0.1 (0.5 Hz of its 5 Hz range) and that time reverse, label-preserving on
+  sines, helps as much (benchmarks/README.md);
+- **positive control** (``bumps``): :func:`augsleep.data.make_bumps`, the
+  class is the position of a Gaussian bump (a quarter or three quarters of
+  the window), its sign a nuisance: the 20 training windows are all positive
+  (``--train-flip 0.5``: of either sign), the validation and test windows
+  negative with probability 1/2, so sign flip is the invariance that helps, by
+  a large measured margin (``--effect``). Candidates: time reverse (maps one
+  class onto the other: harmful), Gaussian noise, smooth time mask (can hide
+  the bump), sign flip.
 
 For each method and seed it prints the found policy's probability that a
 training window gets the operation of interest at least once (averaged over
 the sub-policies, which are drawn uniformly), next to the same probability
 under the uniform prior of the search space (what a policy drawn at random
-gives), the found policy's mean magnitude for that operation, and the
-retrained model's test balanced accuracy.
+gives); for the gradient searches the same probability under their relaxed
+policy at the end of the search; the found policy's mean magnitude for that
+operation; the same two probabilities for an "other" operation (time reverse:
+harmful on the bumps, helpful on the sinusoids); and the retrained model's test
+balanced accuracy. A summary per method follows (means, and in how many seeds
+each probability is above the prior), then, for Faster AutoAugment, whose
+relaxed policy starts at random rather than at the prior, its start and end.
+
+``--effect`` measures, before any search, what each candidate does: the
+protocol of a search's final model (a search of one trial whose policy is
+fixed, retrained from scratch with the retraining seeds and scored), for a
+stage of each operation at probability 1/2 and magnitude ``--magnitude``, the
+operation of interest followed by each other one, and probability 0 (no
+augmentation, the same seeds).
 
 Usage::
 
@@ -180,7 +202,9 @@ def relaxed_probability(clf, method, operation):
     that a window gets the operation is its weight times its probability
     (every stage of DADA's sub-policies has one operation, weight 1), and the
     sub-policies are drawn with their weights (uniform but for DADA's). From
-    the searches' uniform start this equals :func:`prior`. NaN for the other
+    ADDA's, CADDA's and DADA's uniform start this equals :func:`prior`; Faster
+    AutoAugment starts from values drawn uniformly in [0, 1] (the reference's
+    initialisation), see :func:`faster_start_probability`. NaN for the other
     methods.
     """
     if method == "dada":
@@ -202,6 +226,17 @@ def relaxed_probability(clf, method, operation):
     return relaxed_gets_operation(frame, operation)
 
 
+def faster_start_probability(clf, method, operation):
+    """:func:`relaxed_probability` of Faster AutoAugment's initial policy.
+
+    NaN for the other methods (the bilevel searches start uniform: the prior).
+    """
+    if method != "faster_autoaugment":
+        return float("nan")
+    frame = clf.search_policy_
+    return relaxed_gets_operation(frame[frame.n_epochs == 0], operation)
+
+
 def run(method, control, seed, args):
     from augsleep.methods import METHODS
 
@@ -216,8 +251,10 @@ def run(method, control, seed, args):
         return {
             "p_found": nan,
             "p_relaxed": nan,
+            "p_start": nan,
             "other_found": nan,
             "other_relaxed": nan,
+            "other_start": nan,
             "p_prior": nan,
             "magnitude": nan,
             "test": clf.score(X_test, y_test),
@@ -245,11 +282,15 @@ def run(method, control, seed, args):
     return {
         "p_found": found_probability(clf, method, op),
         "p_relaxed": relaxed_probability(clf, method, op),
+        "p_start": faster_start_probability(clf, method, op),
         "other_found": (
             np.nan if other is None else found_probability(clf, method, other)
         ),
         "other_relaxed": (
             np.nan if other is None else relaxed_probability(clf, method, other)
+        ),
+        "other_start": (
+            np.nan if other is None else faster_start_probability(clf, method, other)
         ),
         "p_prior": prior(op, len(spec["operations"]), 2),
         # Time reverse and sign flip have none: their drawn magnitude is unused.
@@ -415,7 +456,7 @@ def main():
         "| test balanced accuracy | fit (s) |"
     )
     print("| --- | --- | --- | ---: |" + " ---: |" * 8)
-    summary = []
+    summary, starts = [], []
     for control in args.controls:
         for method in args.methods:
             results = []
@@ -436,6 +477,15 @@ def main():
             o_found = np.array([r["other_found"] for r in results])
             o_relaxed = np.array([r["other_relaxed"] for r in results])
             prior_ = results[0]["p_prior"]
+            if method == "faster_autoaugment":
+                start = np.array([r["p_start"] for r in results])
+                o_start = np.array([r["other_start"] for r in results])
+                starts.append(
+                    f"| {control} | {len(results)} | {np.mean(start):.3f} | "
+                    f"{np.mean(relaxed):.3f} | {(relaxed > start).sum()} | "
+                    f"{np.mean(o_start):.3f} | {np.mean(o_relaxed):.3f} | "
+                    f"{(o_relaxed < o_start).sum()} |"
+                )
             summary.append(
                 f"| {control} | {method} | {len(results)} | "
                 f"{np.mean(found):.2f} | {(found > prior_).sum()} | "
@@ -452,6 +502,14 @@ def main():
     )
     print("| --- | --- |" + " ---: |" * 11)
     print("\n".join(summary))
+    if starts:
+        # Faster AutoAugment starts from a random policy, not from the prior.
+        print(
+            "\nFaster AutoAugment's relaxed policy, start and end of the search:\n"
+            "| control | seeds | operation, start | end | rose (seeds) "
+            "| other, start | end | fell (seeds) |\n| --- |" + " ---: |" * 7
+        )
+        print("\n".join(starts))
 
 
 if __name__ == "__main__":
