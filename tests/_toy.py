@@ -3,6 +3,8 @@
 import numpy as np
 from torch import nn
 
+from augsleep.data import make_bumps
+
 SFREQ = 100.0
 
 
@@ -92,6 +94,44 @@ RAMP_OPERATIONS = (
 )
 
 
+#: Operations of the bumps control (benchmarks/bench_controls.py and the tests):
+#: sign flip is the invariance that helps on augsleep.data.make_bumps, time
+#: reverse destroys the label. Sign flip comes last so that a gradient search
+#: whose weights barely move exports (per stage, the first of tied operations)
+#: anything but it.
+BUMP_OPERATIONS = (
+    "time_reverse",
+    "gaussian_noise",
+    "smooth_time_mask",
+    "sign_flip",
+)
+
+
+def make_bumps_control(seed=0, n_train=20, n_valid=80, n_test=400, train_flip=0.0):
+    """Training, validation and test sets of the bumps positive control.
+
+    The training windows' bumps are all positive (negative with probability
+    ``train_flip``), the validation and test windows' negative with probability
+    1/2: without sign flip a model sees half of the sign's range (about chance
+    on the test set), with it nearly all of it (benchmarks/README.md, "Positive
+    control").
+
+    Returns
+    -------
+    sets : tuple of 3 (X, y) pairs
+        ``X : ndarray, shape (n, 1, 100)``, ``y : ndarray, shape (n,)`` of the
+        training, validation and test windows.
+    """
+    return tuple(
+        make_bumps(n, flip_probability=flip, random_state=seed + offset)
+        for n, flip, offset in (
+            (n_train, train_flip, 0),
+            (n_valid, 0.5, 100),
+            (n_test, 0.5, 200),
+        )
+    )
+
+
 def gets_operation(choices, operation):
     """P(a window gets ``operation`` at least once) under a policy's draws.
 
@@ -112,3 +152,20 @@ def gets_operation(choices, operation):
 def prior(operation, n_ops, n_stages):
     """:func:`gets_operation` for a policy drawn uniformly (E[prob] = 1/2)."""
     return 1.0 - (1.0 - 0.5 / n_ops) ** n_stages
+
+
+def relaxed_gets_operation(frame, operation):
+    """:func:`gets_operation` of a relaxed policy (gradient searches).
+
+    ``frame`` has the columns of :meth:`augsleep.augment.Policy.to_frame` with
+    ``all_operations=True`` (and ``class`` for class-wise policies): per stage
+    a window gets ``operation`` with its weight times its probability;
+    sub-policies (and classes) are averaged uniformly. From a uniform start
+    (weights ``1 / n_ops``, probabilities 1/2) this is :func:`prior`.
+    """
+    keys = [k for k in ("class", "subpolicy") if k in frame.columns]
+    per_sub = []
+    for _, sub in frame.groupby(keys):
+        rows = sub[sub["transform"] == operation]
+        per_sub.append(1.0 - np.prod(1.0 - rows["weight"] * rows["probability"]))
+    return float(np.mean(per_sub))

@@ -13,6 +13,7 @@ this package stays fast.
 
 from ._report import LoadingReport, RecordingReport
 from ._stages import ANNOTATION_TO_STAGE, STAGE_NAMES, STAGE_TO_INT
+from .bumps import BUMP_POSITIONS, make_bumps
 from .mass import MASS_CHANNELS, find_mass_files, load_mass
 from .npz import load_npz, parse_sleep_edf_name
 from .ramps import make_ramps
@@ -30,6 +31,7 @@ from .windows import to_epochs, to_numpy, windows_from_raw
 
 __all__ = [
     "ANNOTATION_TO_STAGE",
+    "BUMP_POSITIONS",
     "MASS_CHANNELS",
     "SINUSOID_FREQS",
     "SLEEP_EDF_CHANNELS",
@@ -46,6 +48,7 @@ __all__ = [
     "load_npz",
     "load_sinusoids",
     "load_sleep_edf",
+    "make_bumps",
     "make_ramps",
     "make_sinusoids",
     "parse_sleep_edf_name",
