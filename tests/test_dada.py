@@ -7,7 +7,7 @@ from _toy import SFREQ, TINY, make_splits
 
 from augsleep import DADAClassifier
 from augsleep.augment import make_operations
-from augsleep.methods.dada import _DADASearchPolicy
+from augsleep.methods.dada import _DADASearchPolicy, subpolicy_tuples
 
 TINY = {**TINY, "max_epochs": 2}
 OPS = ("time_reverse", "gaussian_noise", "frequency_shift")
@@ -30,6 +30,46 @@ def test_every_pair_is_a_subpolicy():
         assert (names[qa], names[qb]) == (a, b)
     # RELAX's control variate sees every gate and every sub-policy: K N + K.
     assert policy.control_variate.n_features == 9 * 2 + 9
+
+
+def test_combinations_are_the_references_search_space():
+    # VDIGPKU/DADA (search_relax/primitives.py) searches every set of N distinct
+    # operations, in the candidates' order: C(Q, N) sub-policies (105 of 15).
+    names = [f"op{i}" for i in range(15)]
+    pairs = subpolicy_tuples(names, 2, "combinations")
+    assert len(pairs) == 105 and ("op2", "op4") in pairs
+    assert all(names.index(a) < names.index(b) for a, b in pairs)
+    assert subpolicy_tuples(list(OPS), 2, "combinations") == [
+        ("time_reverse", "gaussian_noise"),
+        ("time_reverse", "frequency_shift"),
+        ("gaussian_noise", "frequency_shift"),
+    ]
+    assert len(subpolicy_tuples(list(OPS), 2)) == 9  # the default: Q ** N
+    ops = make_operations(list(OPS), n_chans=1, sfreq=SFREQ)
+    policy = _DADASearchPolicy(ops, 2, 0.5, None, "combinations")
+    assert policy.policy.n_subpolicies == 3
+    assert policy.stage_ops.tolist() == [[0, 1], [0, 2], [1, 2]]
+    assert policy.control_variate.n_features == 3 * 2 + 3
+    with pytest.raises(ValueError, match="at least n_stages=3 distinct"):
+        subpolicy_tuples(["a", "b"], 3, "combinations")
+    with pytest.raises(ValueError, match="space must be one of"):
+        subpolicy_tuples(["a", "b"], 2, "pairs")
+
+
+def test_combinations_search_runs(data):
+    X, y, X_val, y_val = data
+    clf = DADAClassifier(
+        **TINY,
+        **{**SMALL, "search_budget": 2, "n_subpolicies": 2},
+        subpolicy_space="combinations",
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    ph = clf.policy_history_
+    assert len(ph) == 2 * 3
+    assert (ph.stage0_operation != ph.stage1_operation).all()
+    with pytest.raises(Exception, match="subpolicy_space"):
+        DADAClassifier(**TINY, **SMALL, subpolicy_space="pairs").fit(
+            X, y, X_val=X_val, y_val=y_val
+        )
 
 
 def test_one_subpolicy_and_hard_gates_per_batch():
