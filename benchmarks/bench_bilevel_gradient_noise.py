@@ -96,9 +96,9 @@ def main() -> None:
     cols = []
     for op in WATCHED:
         cols += [f"{op} mean g", "sd g", "SNR", "relaxed P"]
-    print("| method | seed | steps | " + " | ".join(cols) + " | fit (s) |")
     floor = 0.8 / np.sqrt(2 * args.epochs)  # bumps: 2 outer steps an epoch
-    print(f"(pure noise reads SNR ~ {floor:.2f} over {2 * args.epochs} steps)")
+    print(f"Pure noise reads SNR ~ {floor:.2f} over {2 * args.epochs} steps.\n")
+    print("| method | seed | steps | " + " | ".join(cols) + " | fit (s) |")
     print("| --- |" + " ---: |" * (3 + len(cols)))
     for method in args.methods:
         rows = []
