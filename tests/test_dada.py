@@ -7,7 +7,7 @@ from _toy import SFREQ, TINY, make_splits
 
 from augsleep import DADAClassifier
 from augsleep.augment import make_operations
-from augsleep.methods.dada import _DADASearchPolicy
+from augsleep.methods.dada import _DADASearchPolicy, subpolicy_tuples
 
 TINY = {**TINY, "max_epochs": 2}
 OPS = ("time_reverse", "gaussian_noise", "frequency_shift")
@@ -30,6 +30,46 @@ def test_every_pair_is_a_subpolicy():
         assert (names[qa], names[qb]) == (a, b)
     # RELAX's control variate sees every gate and every sub-policy: K N + K.
     assert policy.control_variate.n_features == 9 * 2 + 9
+
+
+def test_combinations_are_the_references_search_space():
+    # VDIGPKU/DADA (search_relax/primitives.py) searches every set of N distinct
+    # operations, in the candidates' order: C(Q, N) sub-policies (105 of 15).
+    names = [f"op{i}" for i in range(15)]
+    pairs = subpolicy_tuples(names, 2, "combinations")
+    assert len(pairs) == 105 and ("op2", "op4") in pairs
+    assert all(names.index(a) < names.index(b) for a, b in pairs)
+    assert subpolicy_tuples(list(OPS), 2, "combinations") == [
+        ("time_reverse", "gaussian_noise"),
+        ("time_reverse", "frequency_shift"),
+        ("gaussian_noise", "frequency_shift"),
+    ]
+    assert len(subpolicy_tuples(list(OPS), 2)) == 9  # the default: Q ** N
+    ops = make_operations(list(OPS), n_chans=1, sfreq=SFREQ)
+    policy = _DADASearchPolicy(ops, 2, 0.5, None, "combinations")
+    assert policy.policy.n_subpolicies == 3
+    assert policy.stage_ops.tolist() == [[0, 1], [0, 2], [1, 2]]
+    assert policy.control_variate.n_features == 3 * 2 + 3
+    with pytest.raises(ValueError, match="at least n_stages=3 distinct"):
+        subpolicy_tuples(["a", "b"], 3, "combinations")
+    with pytest.raises(ValueError, match="space must be one of"):
+        subpolicy_tuples(["a", "b"], 2, "pairs")
+
+
+def test_combinations_search_runs(data):
+    X, y, X_val, y_val = data
+    clf = DADAClassifier(
+        **TINY,
+        **{**SMALL, "search_budget": 2, "n_subpolicies": 2},
+        subpolicy_space="combinations",
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    ph = clf.policy_history_
+    assert len(ph) == 2 * 3
+    assert (ph.stage0_operation != ph.stage1_operation).all()
+    with pytest.raises(Exception, match="subpolicy_space"):
+        DADAClassifier(**TINY, **SMALL, subpolicy_space="pairs").fit(
+            X, y, X_val=X_val, y_val=y_val
+        )
 
 
 def test_one_subpolicy_and_hard_gates_per_batch():
@@ -150,3 +190,70 @@ def test_label_destroying_operation_loses_probability(seed):
         top.iloc[0].stage0_operation,
         top.iloc[0].stage1_operation,
     }
+
+
+def test_control_variate_cancels_in_the_hypergradient():
+    # The two RELAX estimates of the finite difference at theta +- eps v share
+    # their draws and their control variate, so c's terms cancel: DADA's
+    # hypergradient of the logits and probabilities is the score-function
+    # estimate, whatever c (as in the reference, which also evaluates both
+    # with one sample and one QFunc). A single estimate does depend on c.
+    from types import SimpleNamespace
+
+    from torch.nn import functional as F
+
+    from augsleep.training.bilevel import (
+        SameDraws,
+        call_with,
+        darts_hypergradient,
+        trainable_parameters,
+    )
+
+    ops = make_operations(list(OPS), n_chans=1, sfreq=SFREQ)
+    data = torch.Generator().manual_seed(0)
+    X = torch.randn(8, 1, 50, generator=data)
+    X_v = torch.randn(8, 1, 50, generator=data)
+    y = y_v = torch.arange(8) % 2
+    torch.manual_seed(0)
+    trunk = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(50, 2))
+    results, single = [], []
+    for cv_seed in (1, 2):
+        torch.manual_seed(0)
+        policy = _DADASearchPolicy(ops, 2, 0.5, None)
+        init = torch.Generator().manual_seed(cv_seed)
+        with torch.no_grad():
+            for p in policy.control_variate.parameters():
+                p.copy_(torch.randn(p.shape, generator=init))
+        gen = torch.Generator().manual_seed(3)  # the same draws for both
+        search = SimpleNamespace(
+            policy=policy, trunk=trunk, generator=gen, _nll=F.cross_entropy
+        )
+        draws = SameDraws(gen)
+        gradient = DADAClassifier()._train_gradient(search, X, y, draws)
+
+        def train_loss(params, policy=policy, gen=gen, draws=draws):
+            draws.restore()
+            gates, sub = policy.draw(gen)
+            X_aug = policy.apply(X, gates, sub, gen)
+            return F.cross_entropy(call_with(trunk, params, X_aug), y)
+
+        def valid_loss(params):
+            return F.cross_entropy(call_with(trunk, params, X_v), y_v)
+
+        result = darts_hypergradient(
+            trunk,
+            policy.parameters_learned(),
+            train_loss,
+            valid_loss,
+            1e-2,
+            train_gradient=gradient,
+        )
+        results.append(result.grads[:2])
+        single.append(gradient(trainable_parameters(trunk))[:2])
+    for a, b in zip(*results, strict=True):
+        assert a.abs().max() > 0
+        scale = float(a.abs().max())
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3 * scale)
+    # The estimates themselves differ with the control variate.
+    for a, b in zip(*single, strict=True):
+        assert (a - b).abs().max() > 0.1 * a.abs().max()

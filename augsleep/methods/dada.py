@@ -1,8 +1,10 @@
 """DADA: sub-policies of operation pairs, sampled per batch, RELAX gradients.
 
 DADA (Li et al., ECCV 2020) searches over every sub-policy of ``N`` operations
-(pairs for ``N = 2``: ``Q^N`` sub-policies over ``Q`` candidates), each with
-its own probabilities and magnitudes, and learned logits over the
+(``subpolicy_space``: by default every ordered tuple, ``Q^N`` sub-policies over
+``Q`` candidates; ``"combinations"``, the reference's, every set of ``N``
+distinct operations, ``C(Q, N)``), each with its own probabilities and
+magnitudes, and learned logits over the
 sub-policies. Every training batch gets one sub-policy and hard gates of its
 stages, drawn as RELAX draws (Grathwohl et al. 2018):
 :func:`augsleep.augment.relaxation.relax_categorical` of the sub-policy logits
@@ -26,6 +28,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.utils._param_validation import StrOptions
 from torch import Tensor, nn
 
 from augsleep.methods._bilevel import BilevelSearchClassifier
@@ -37,16 +40,56 @@ from augsleep.training.bilevel import call_with
 EPS = 1e-6
 
 
+#: Search spaces of :class:`DADAClassifier` (``subpolicy_space``).
+SUBPOLICY_SPACES = ("product", "combinations")
+
+
+def subpolicy_tuples(names, n_stages: int, space: str = "product") -> list[tuple]:
+    """List the operation tuples DADA searches over, one per sub-policy.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The ``Q`` candidate operations, in order.
+    n_stages : int
+        ``N``, operations per sub-policy.
+    space : {"product", "combinations"}
+        ``"product"``: every ordered tuple, repetitions included (``Q ** N``);
+        ``"combinations"``: the reference's (VDIGPKU/DADA
+        ``search_relax/primitives.py``), every set of ``N`` distinct
+        operations in the order of ``names`` (``C(Q, N)``: 105 pairs of its 15
+        operations).
+
+    Returns
+    -------
+    tuples : list of tuple of str
+        In ``itertools`` order.
+    """
+    names = list(names)
+    if space == "product":
+        return list(itertools.product(names, repeat=n_stages))
+    if space != "combinations":
+        raise ValueError(f"space must be one of {SUBPOLICY_SPACES}, got {space!r}.")
+    if len(names) < n_stages:
+        raise ValueError(
+            f"DADA's 'combinations' search space needs at least n_stages={n_stages} "
+            f"distinct operations, got {len(names)}: {names}."
+        )
+    return list(itertools.combinations(names, n_stages))
+
+
 class _DADASearchPolicy(nn.Module):
     """The policy over every operation tuple and RELAX's control variate."""
 
-    def __init__(self, operations, n_stages, cv_temperature, generator):
+    def __init__(
+        self, operations, n_stages, cv_temperature, generator, space="product"
+    ):
         super().__init__()
         from augsleep.augment import Policy
         from augsleep.augment.relaxation import RelaxControlVariate
 
         names = [op.name for op in operations]
-        tuples = list(itertools.product(names, repeat=n_stages))
+        tuples = subpolicy_tuples(names, n_stages, space)
         self.policy = Policy.from_choices(
             operations, [[(name, 0.5, 0.5) for name in t] for t in tuples]
         )
@@ -139,6 +182,12 @@ class DADAClassifier(BilevelSearchClassifier):
     temperature : float
         Initial temperature of the control variate's relaxations (learned;
         DADA: 0.5).
+    subpolicy_space : {"product", "combinations"}
+        The sub-policies searched: ``"product"``, every ordered tuple of
+        ``n_stages`` operations, repetitions included (``Q ** N``: 169 pairs
+        of 13 operations); ``"combinations"``, the reference's, every set of
+        ``n_stages`` distinct operations (``C(Q, N)``: 78 pairs of 13), which
+        needs at least ``n_stages`` operations (:func:`subpolicy_tuples`).
     %(shared_parameters)s
 
     Attributes
@@ -169,7 +218,22 @@ class DADAClassifier(BilevelSearchClassifier):
     Adam of its own (same settings), and the hypergradient keeps DARTS's
     factor ``xi`` (the reference drops it; Adam steps hardly depend on that
     scale). The search trunk is trained from the start (no warm start), as
-    in the reference, unless ``pretrain_epochs`` asks for one.
+    in the reference, unless ``pretrain_epochs`` asks for one. The reference
+    searches the ``C(Q, N)`` sets of distinct operations
+    (``subpolicy_space="combinations"``); the default here, every ordered
+    tuple with repetitions (``Q ** N``), is kept so as not to change the
+    results recorded with it (benchmarks/README.md). The reference's
+    magnitudes get a straight-through gradient (the image's input gradient,
+    summed); here they get the differentiable operations' own.
+
+    In the finite-difference hypergradient the two RELAX estimates at
+    ``theta +- eps v`` share their draws and their control variate, so the
+    control variate's terms cancel: the policy's hypergradient is the
+    score-function (REINFORCE) estimate ``(f(b; theta+) - f(b; theta-)) / (2
+    eps) * d log p(b)``, one draw per outer step, as in the reference. On
+    small data it needs hundreds of steps to move the policy (the bumps
+    control: benchmarks/README.md, "Why Faster AutoAugment and DADA fail the
+    toy controls").
 
     See Also
     --------
@@ -181,7 +245,7 @@ class DADAClassifier(BilevelSearchClassifier):
         k: v
         for k, v in BilevelSearchClassifier._parameter_constraints.items()
         if k != "gate_temperature"
-    }
+    } | {"subpolicy_space": [StrOptions(set(SUBPOLICY_SPACES))]}
 
     def __init__(
         self,
@@ -197,6 +261,7 @@ class DADAClassifier(BilevelSearchClassifier):
         fd_r=1e-2,
         valid_batch_size=None,
         temperature=0.5,
+        subpolicy_space="product",
         *,
         trunk="chambon",
         lr=1e-3,
@@ -246,12 +311,15 @@ class DADAClassifier(BilevelSearchClassifier):
         self.fd_r = fd_r
         self.valid_batch_size = valid_batch_size
         self.temperature = temperature
+        self.subpolicy_space = subpolicy_space
 
     # ------------------------------------------------------------------ hooks
     def _make_search_policy(self, operations):
         # The control variate's initial weights: from torch's generator, seeded
         # by the caller (the search's seed).
-        return _DADASearchPolicy(operations, self.n_stages, self.temperature, None)
+        return _DADASearchPolicy(
+            operations, self.n_stages, self.temperature, None, self.subpolicy_space
+        )
 
     def _policy_parameters(self, policy):
         return policy.parameters_learned()

@@ -401,7 +401,13 @@ class FasterAutoAugmentClassifier(PolicySearchClassifier):
     search_betas : tuple of float
         Adam's betas of the critic and of the policy (reference: (0, 0.999)).
     cls_factor : float
-        Weight of the cross-entropy terms of both losses (reference: 0.1).
+        Weight of the cross-entropy terms of both losses (reference: 0.1). An
+        operation that destroys labels but not the data's distribution (time
+        reverse on ramps whose label is the direction of time) is pushed down
+        by the cross-entropy term alone; at 0.1 the critic's term, about 90
+        times noisier on it, drowns that push, at 1.0 it does not
+        (benchmarks/README.md, "Why Faster AutoAugment and DADA fail the toy
+        controls").
     gp_factor : float
         Weight of the gradient penalty (reference: 10).
     n_chunks : int
