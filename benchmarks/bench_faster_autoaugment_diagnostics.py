@@ -70,12 +70,7 @@ class ProbedSearch(DensityMatching):
         if self.gp_norm == "window":
             return super().gradient_penalty(real, fake, generator)
         # The reference's: norm over the channels (dim 1) of every time sample.
-        alpha = torch.rand(
-            len(real), 1, 1, generator=generator, device=generator.device
-        ).to(real.device, real.dtype)
-        mixed = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
-        _, d = self.critic(mixed)
-        (grad,) = torch.autograd.grad(d.sum(), mixed, create_graph=True)
+        grad = self.interpolation_gradient(real, fake, generator)
         return (grad.norm(dim=1) - 1).pow(2).mean()
 
     def step(self, X_real, y_real, X_aug, y_aug, generator):

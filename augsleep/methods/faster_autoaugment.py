@@ -213,14 +213,32 @@ class DensityMatching:
         -------
         gp : Tensor, 0-d
         """
+        grad = self.interpolation_gradient(real, fake, generator)
+        # Per-window norm over channels and time (Gulrajani et al. 2017).
+        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+    def interpolation_gradient(self, real: Tensor, fake: Tensor, generator) -> Tensor:
+        """Gradient of the critic at random interpolations of ``real`` and ``fake``.
+
+        Parameters
+        ----------
+        real, fake : Tensor, shape (n_windows, n_channels, n_times)
+            Real and augmented windows (the same number of each).
+        generator : torch.Generator
+            Source of the interpolation weights (one per window).
+
+        Returns
+        -------
+        grad : Tensor, shape (n_windows, n_channels, n_times)
+            ``d D(x^) / d x^``, in the graph (the penalty is trained through it).
+        """
         alpha = torch.rand(
             len(real), 1, 1, generator=generator, device=generator.device
         ).to(real.device, real.dtype)
         mixed = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
         _, d = self.critic(mixed)
         (grad,) = torch.autograd.grad(d.sum(), mixed, create_graph=True)
-        # Per-window norm over channels and time (Gulrajani et al. 2017).
-        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        return grad
 
     def step(self, X_real, y_real, X_aug, y_aug, generator) -> dict[str, Tensor]:
         """One critic step, then one policy step (if the policy is trained).
