@@ -34,10 +34,9 @@ from augsleep import ADDAClassifier, DADAClassifier
 # The controls' helpers (tests/_toy.py, benchmarks/bench_controls.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _toy import BUMP_OPERATIONS, TinyTrunk, make_bumps_control  # noqa: E402
+from _toy import BUMP_OPERATIONS, control_params, make_bumps_control  # noqa: E402
 from bench_controls import relaxed_probability  # noqa: E402
 
-SFREQ = 100.0
 WATCHED = ("sign_flip", "time_reverse")
 
 
@@ -112,14 +111,7 @@ def main() -> None:
                 checkpoint_every=args.epochs,
                 n_subpolicies=2,
                 operations=list(BUMP_OPERATIONS),
-                trunk=TinyTrunk(),
-                sfreq=SFREQ,
-                max_epochs=15,
-                patience=5,
-                lr=1e-2,
-                betas=(0.9, 0.999),
-                random_state=seed,
-                device="cpu",
+                **control_params(seed),
             )
             if method == "adda":
                 params.update(pretrain_epochs=1, policy_lr=5e-3)

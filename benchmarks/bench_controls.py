@@ -71,7 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _toy import (  # noqa: E402
     BUMP_OPERATIONS,
     RAMP_OPERATIONS,
-    TinyTrunk,
+    control_params,
     gets_operation,
     make_bumps_control,
     prior,
@@ -173,16 +173,7 @@ class FixedPolicyClassifier(PolicySearchClassifier):
 
 def shared_params(args, seed):
     """Parameters every method of the controls shares (tiny trunk, 1 thread)."""
-    return dict(
-        trunk=TinyTrunk(),
-        sfreq=SFREQ,
-        max_epochs=args.max_epochs,
-        patience=args.patience,
-        lr=1e-2,
-        betas=(0.9, 0.999),
-        random_state=seed,
-        device="cpu",
-    )
+    return control_params(seed, args.max_epochs, args.patience)
 
 
 def found_probability(clf, method, operation):

@@ -66,6 +66,24 @@ TINY = dict(
 )
 
 
+def control_params(seed=0, max_epochs=15, patience=5):
+    """Parameters every method shares in the toy controls (tests, bench_controls.py).
+
+    The tiny trunk (a new one per call), a fast optimiser, up to ``max_epochs``
+    epochs with ``patience``, seeded, on the CPU.
+    """
+    return dict(
+        trunk=TinyTrunk(),
+        sfreq=SFREQ,
+        max_epochs=max_epochs,
+        patience=patience,
+        lr=1e-2,
+        betas=(0.9, 0.999),
+        random_state=seed,
+        device="cpu",
+    )
+
+
 def make_splits():
     """Training (48), validation (24) and test (24) windows of :func:`make_data`.
 

@@ -14,8 +14,7 @@ import pytest
 from _toy import (
     BUMP_OPERATIONS,
     RAMP_OPERATIONS,
-    SFREQ,
-    TinyTrunk,
+    control_params,
     gets_operation,
     make_bumps_control,
     prior,
@@ -38,34 +37,13 @@ def test_label_destroying_time_reverse_gets_a_low_probability(method):
         checkpoint_every=10,
         n_subpolicies=2,
         operations=operations,
-        trunk=TinyTrunk(),
-        sfreq=SFREQ,
-        max_epochs=15,
-        patience=5,
-        lr=1e-2,
-        betas=(0.9, 0.999),
-        random_state=0,
-        device="cpu",
+        **control_params(),
     ).fit(X, y, X_val=X_val, y_val=y_val)
     found = gets_operation(clf.policy_choices_, "time_reverse")
     assert found < prior("time_reverse", len(operations), 2)
     # The trials did propose it: the search chose against it.
     names = [c for c in clf.trials_ if c.endswith("_operation")]
     assert (clf.trials_[names] == "time_reverse").any(axis=None)
-
-
-#: The benchmark's settings (benchmarks/bench_controls.py): tiny trunk, up to 15
-#: epochs with patience 5, seeded, on the CPU.
-CONTROL = dict(
-    trunk=TinyTrunk(),
-    sfreq=SFREQ,
-    max_epochs=15,
-    patience=5,
-    lr=1e-2,
-    betas=(0.9, 0.999),
-    random_state=0,
-    device="cpu",
-)
 
 
 @pytest.mark.parametrize("method", ["random_search", "autoaugment"])
@@ -77,7 +55,7 @@ def test_helpful_sign_flip_gets_a_high_probability(method):
         checkpoint_every=10,
         n_subpolicies=2,
         operations=BUMP_OPERATIONS,
-        **CONTROL,
+        **control_params(),
     ).fit(X, y, X_val=X_val, y_val=y_val)
     found = gets_operation(clf.policy_choices_, "sign_flip")
     assert found > prior("sign_flip", len(BUMP_OPERATIONS), 2)
@@ -101,7 +79,7 @@ def test_bilevel_searches_raise_the_helpful_sign_flip(method):
         pretrain_epochs=1,
         policy_lr=5e-3,
         operations=BUMP_OPERATIONS,
-        **CONTROL,
+        **control_params(),
     ).fit(X, y, X_val=X_val, y_val=y_val)
     ph = clf.policy_history_
     end = relaxed_gets_operation(ph[ph.epoch == ph.epoch.max()], "sign_flip")
