@@ -21,6 +21,7 @@ is rounded to the batch's dtype. Batches of 0 windows give batches of 0 windows.
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 import torch
@@ -353,6 +354,18 @@ class FixedMagnitude(nn.Module):
 
     def extra_repr(self) -> str:  # noqa: D102 (nn.Module's repr hook)
         return f"magnitude={self.magnitude:g}"
+
+
+@functools.lru_cache(maxsize=16)
+def sample_times(n_times: int, sfreq: float, dtype: torch.dtype, device) -> Tensor:
+    """Sample times ``arange(n_times) / sfreq``, cached (never written to).
+
+    With ``sfreq=1.0``, the sample positions ``0, 1, ..., n_times - 1`` exactly.
+    Built with inference mode off: a tensor made under ``torch.inference_mode()``
+    (a user's prediction) cannot take part in a later training step.
+    """
+    with torch.inference_mode(False):
+        return torch.arange(n_times, dtype=dtype, device=device) / sfreq
 
 
 def rfft_time(X: Tensor) -> Tensor:

@@ -20,18 +20,12 @@ from augsleep.transforms.base import (
     _rounded,
     _spectrum_in_compute_dtype,
     irfft_time,
+    sample_times,
 )
 
 # The cached constants below are built with inference mode off: a tensor made
 # under ``torch.inference_mode()`` (a user's prediction) cannot take part in a
 # later training step, where autograd saves it for the backward pass.
-
-
-@functools.lru_cache(maxsize=16)
-def _sample_times(n_times: int, sfreq: float, dtype: torch.dtype, device) -> Tensor:
-    """Sample times ``arange(n_times) / sfreq`` in s, cached (never written to)."""
-    with torch.inference_mode(False):
-        return torch.arange(n_times, dtype=dtype, device=device) / sfreq
 
 
 @functools.lru_cache(maxsize=16)
@@ -317,7 +311,7 @@ class FrequencyShift(SpectralTransform):
         hilbert = irfft_time(
             spectrum * _hilbert_rotation(n_times, spectrum.dtype, X.device), n_times
         )
-        t = _sample_times(n_times, self.sfreq, dtype, X.device)
+        t = sample_times(n_times, self.sfreq, dtype, X.device)
         angle = torch.outer((2 * math.pi) * params.to(dtype), t)[:, None, :]
         shifted = torch.sub(
             X.to(dtype) * torch.cos(angle), hilbert * torch.sin(angle), out=out

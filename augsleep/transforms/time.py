@@ -6,21 +6,17 @@ with the caller's ``torch.Generator`` and is exactly the identity at ``mu = 0``.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from torch import Tensor
 
 from augsleep.transforms._sampling import compute_dtype, normal, uniform
-from augsleep.transforms.base import DifferentiableTransform, ProbabilityTransform
-
-
-@functools.lru_cache(maxsize=16)
-def _positions(n_times: int, dtype: torch.dtype, device) -> Tensor:
-    """Sample positions ``arange(n_times)``, cached (never written to)."""
-    with torch.inference_mode(False):
-        return torch.arange(n_times, dtype=dtype, device=device)
+from augsleep.transforms.base import (
+    DifferentiableTransform,
+    ProbabilityTransform,
+    sample_times,
+)
 
 
 class TimeReverse(ProbabilityTransform):
@@ -209,7 +205,7 @@ class SmoothTimeMask(DifferentiableTransform):
         params = params.to(dtype)
         length = params[:, 0].view(-1, 1, 1)
         start = params[:, 1].view(-1, 1, 1)
-        since_start = _positions(n_times, dtype, X.device) - start
+        since_start = sample_times(n_times, 1.0, dtype, X.device) - start
         # Edge steepness of braindecode's smooth_time_mask.
         s = 1000.0 / n_times
         # 1 - (sigmoid(s (t - a)) - sigmoid(s (t - a - L))), in fewer ops (the
